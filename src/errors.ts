@@ -1,0 +1,85 @@
+/**
+ * Exit statuses shared by every command (DESIGN §8). 0–2 mean what they mean
+ * for GNU tar so that existing cron wrappers keep working.
+ */
+export const ExitStatus = {
+  ok: 0,
+  flagged: 1,
+  fatal: 2,
+  integrity: 3,
+  interrupted: 130,
+} as const;
+export type ExitStatus = (typeof ExitStatus)[keyof typeof ExitStatus];
+
+/** Stable error codes; a host may switch on them. */
+export type SafebakErrorCode =
+  | 'SAFEBAK_USAGE'
+  | 'SAFEBAK_CONFIG'
+  | 'SAFEBAK_IO'
+  | 'SAFEBAK_NOT_AN_ARCHIVE'
+  | 'SAFEBAK_ARCHIVE_CORRUPT'
+  | 'SAFEBAK_ARCHIVE_TRUNCATED'
+  | 'SAFEBAK_VERIFY_FAILED'
+  | 'SAFEBAK_NATIVE'
+  | 'SAFEBAK_ABORTED';
+
+const exitByCode: Record<SafebakErrorCode, ExitStatus> = {
+  SAFEBAK_USAGE: ExitStatus.fatal,
+  SAFEBAK_CONFIG: ExitStatus.fatal,
+  SAFEBAK_IO: ExitStatus.fatal,
+  SAFEBAK_NOT_AN_ARCHIVE: ExitStatus.fatal,
+  SAFEBAK_ARCHIVE_CORRUPT: ExitStatus.integrity,
+  SAFEBAK_ARCHIVE_TRUNCATED: ExitStatus.integrity,
+  SAFEBAK_VERIFY_FAILED: ExitStatus.integrity,
+  SAFEBAK_NATIVE: ExitStatus.fatal,
+  SAFEBAK_ABORTED: ExitStatus.interrupted,
+};
+
+export interface SafebakErrorOptions {
+  path?: string | undefined;
+  cause?: unknown;
+  /** The syscall that failed, for errors that come from one. */
+  syscall?: string | undefined;
+}
+
+/**
+ * The one error class of safebak: a stable `code`, the `path` concerned and
+ * the original `cause`. `message` is one human line that names both.
+ */
+export class SafebakError extends Error {
+  override readonly name = 'SafebakError';
+  readonly code: SafebakErrorCode;
+  readonly path: string | undefined;
+  readonly syscall: string | undefined;
+
+  constructor(code: SafebakErrorCode, message: string, options: SafebakErrorOptions = {}) {
+    super(options.path === undefined ? message : `${options.path}: ${message}`, { cause: options.cause });
+    this.code = code;
+    this.path = options.path;
+    this.syscall = options.syscall;
+  }
+
+  /** The exit status a command that fails with this error ends with. */
+  get exitStatus(): ExitStatus {
+    return exitByCode[this.code];
+  }
+}
+
+/** The short reason of a Node system error (`ENOENT: no such file…` → `no such file or directory`). */
+export function describeSystemError(err: unknown): string {
+  if (err instanceof SafebakError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && typeof e.message === 'string') {
+    const m = /^[A-Z0-9_]+: ([^,]+)/.exec(e.message);
+    return `${m ? m[1] : e.message} (${e.code})`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Wraps a Node system error as a SafebakError that names the path and the reason. */
+export function ioError(path: string, err: unknown, what = ''): SafebakError {
+  if (err instanceof SafebakError) return err;
+  const reason = describeSystemError(err);
+  const syscall = (err as NodeJS.ErrnoException)?.syscall;
+  return new SafebakError('SAFEBAK_IO', what ? `${what}: ${reason}` : reason, { path, cause: err, syscall });
+}
