@@ -76,6 +76,8 @@ export interface NativeAddon {
 export interface NativeProbe {
   readonly addon: NativeAddon | null;
   readonly reason: string;
+  /** The addon file that was found, loaded or not. */
+  readonly file: string | null;
 }
 
 const ADDON_FILE = 'safebak_native.node';
@@ -106,18 +108,18 @@ export function loadNative(): NativeProbe {
 }
 
 function probeNative(): NativeProbe {
-  if (process.env['SAFEBAK_NO_NATIVE'] === '1') return { addon: null, reason: 'native addon disabled by SAFEBAK_NO_NATIVE=1' };
-  if (process.platform !== 'linux') return { addon: null, reason: `native addon is Linux-only (platform is ${process.platform})` };
+  if (process.env['SAFEBAK_NO_NATIVE'] === '1') return { addon: null, reason: 'native addon disabled by SAFEBAK_NO_NATIVE=1', file: null };
+  if (process.platform !== 'linux') return { addon: null, reason: `native addon is Linux-only (platform is ${process.platform})`, file: null };
   const root = findPackageRoot();
-  if (root === undefined) return { addon: null, reason: 'native addon not found: no package root with binding.gyp above the module' };
+  if (root === undefined) return { addon: null, reason: 'native addon not found: no package root with binding.gyp above the module', file: null };
   const candidates = ['Release', 'Debug'].map((config) => join(root, 'build', config, ADDON_FILE));
   const file = candidates.find((f) => existsSync(f));
-  if (file === undefined) return { addon: null, reason: `native addon not built: ${candidates[0]} is missing (run npm rebuild)` };
+  if (file === undefined) return { addon: null, reason: `native addon not built: ${candidates[0]} is missing (npm install builds it)`, file: null };
   try {
     const addon = createRequire(import.meta.url)(file) as NativeAddon;
-    return { addon, reason: `loaded ${file}` };
+    return { addon, reason: `loaded ${file}`, file };
   } catch (err) {
-    return { addon: null, reason: `cannot load ${file}: ${err instanceof Error ? err.message : String(err)}` };
+    return { addon: null, reason: `cannot load ${file}: ${err instanceof Error ? err.message : String(err)}`, file };
   }
 }
 
