@@ -230,7 +230,7 @@ export function openDirect(path: string): Promise<number> {
  * boundary, as O_DIRECT reads need (Node's own Buffers are not aligned).
  */
 export function allocAligned(size: number, alignment = 4096): Buffer {
-  const bytes = requireNative().allocAligned(size, alignment);
+  const bytes = callSync(undefined, (a) => a.allocAligned(size, alignment));
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

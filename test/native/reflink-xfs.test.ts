@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -45,7 +45,7 @@ async function mountXfs(): Promise<XfsMount> {
   try {
     run('truncate', ['-s', '300M', image]);
     run('mkfs.xfs', ['-q', '-m', 'reflink=1', image]);
-    run('mkdir', [mountPoint]);
+    await mkdir(mountPoint);
     run('mount', ['-o', 'loop', image, mountPoint]);
     mounted = true;
     return { mountPoint, reason: 'mounted', cleanup };
