@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { DecompressStream } from 'zstd-napi';
+import { SafebakError, ioError } from '../errors.js';
+
+export type InputCompression = 'zstd' | 'gzip' | 'none';
+
+/** The uncompressed tar stream of an archive, with what the compression layer told. */
+export interface ArchiveInput {
+  compression: InputCompression;
+  /** For zstd: whether the first frame carries a content checksum (null where unknown). */
+  contentChecksum: boolean | null;
+  chunks: AsyncIterable<Buffer>;
+  close(): void;
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+const READ_CHUNK = 1024 * 1024;
+
+/**
+ * Opens an archive from a path or a stream and detects its compression from
+ * magic bytes, never from the name. Errors reading the source surface as
+ * SAFEBAK_IO; errors of the compression layer (bad checksum, garbage,
+ * truncation) as SAFEBAK_ARCHIVE_CORRUPT.
+ */
+export async function openArchiveInput(source: string | Readable, label: string): Promise<ArchiveInput> {
+  let raw: Readable;
+  if (typeof source === 'string') {
+    const fd = await openForRead(source);
+    raw = fs.createReadStream('', { fd, highWaterMark: READ_CHUNK });
+  } else {
+    raw = source;
+  }
+  const sourceChunks = tagErrors(raw, label);
+  const iterator = sourceChunks[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  let ended = false;
+  while (head.length < 18 && !ended) {
+    const next = await iterator.next();
+    if (next.done) ended = true;
+    else head = Buffer.concat([head, next.value]);
+  }
+  const rest = (async function* () {
+    if (head.length > 0) yield head;
+    if (ended) return;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  })();
+  const close = (): void => {
+    raw.destroy();
+  };
+  if (head.length >= 4 && head.readUInt32LE(0) === ZSTD_MAGIC) {
+    const checksum = head.length >= 5 ? (head[4]! & 0x04) !== 0 : null;
+    return { compression: 'zstd', contentChecksum: checksum, chunks: decompress(rest, new DecompressStream(), 'zstd'), close };
+  }
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    return { compression: 'gzip', contentChecksum: true, chunks: decompress(rest, zlib.createGunzip(), 'gzip'), close };
+  }
+  return { compression: 'none', contentChecksum: null, chunks: rest, close };
+}
+
+async function openForRead(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.open(path, 'r', (err, fd) => {
+      if (err) reject(ioError(path, err, 'cannot open the archive'));
+      else {
+        fs.fstat(fd, (serr, st) => {
+          if (serr) reject(ioError(path, serr));
+          else if (st.isDirectory()) {
+            fs.close(fd, () => reject(new SafebakError('SAFEBAK_NOT_AN_ARCHIVE', 'is a directory, not an archive', { path })));
+          } else resolve(fd);
+        });
+      }
+    });
+  });
+}
+
+/** Read errors of the source are I/O errors naming the archive. */
+async function* tagErrors(raw: Readable, label: string): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of raw) yield chunk as Buffer;
+  } catch (err) {
+    throw ioError(label, err, 'cannot read the archive');
+  }
+}
+
+/** Runs chunks through a decompressor; its errors mean the archive is damaged. */
+async function* decompress(chunks: AsyncIterable<Buffer>, transform: NodeJS.ReadWriteStream & Readable, what: string): AsyncGenerator<Buffer> {
+  let sourceError: unknown = null;
+  const feed = (async () => {
+    try {
+      for await (const chunk of chunks) {
+        if (!transform.write(chunk)) await new Promise<void>((resolve) => transform.once('drain', resolve));
+      }
+      transform.end();
+    } catch (err) {
+      sourceError = err;
+      transform.destroy(err as Error);
+    }
+  })();
+  try {
+    for await (const out of transform) yield out as Buffer;
+  } catch (err) {
+    if (sourceError) throw sourceError;
+    throw new SafebakError('SAFEBAK_ARCHIVE_CORRUPT', `the ${what} compression layer is damaged: ${(err as Error).message}`, { cause: err });
+  } finally {
+    transform.destroy();
+    await feed;
+  }
+  if (sourceError) throw sourceError;
+}

@@ -1,0 +1,372 @@
+import { SafebakError } from '../errors.js';
+import type { EntryType } from './entry-type.js';
+import { BLOCK, padded } from './tar-header.js';
+
+/** One entry as read from a tar stream, pax and GNU long names applied. */
+export interface ParsedEntry {
+  name: string;
+  /** `unknown` for typeflags safebak does not write (sparse, multi-volume…). */
+  type: EntryType | 'unknown';
+  /** The raw typeflag character, for messages about unknown types. */
+  typeflag: string;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  linkTarget?: string | undefined;
+  devmajor: number;
+  devminor: number;
+  /** Byte offset of the entry's first header block (its pax header, if any). */
+  offset: number;
+}
+
+export interface TarParserHandlers {
+  entry(entry: ParsedEntry): void;
+  data(chunk: Buffer): void;
+  entryEnd(): void;
+}
+
+/** The largest pax or GNU long-name body accepted: real ones are a few hundred bytes. */
+const MAX_META_BYTES = 1 << 20;
+
+const typeByFlag: Record<string, EntryType> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file', // contiguous file: a regular file for every practical purpose
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'chardev',
+  '4': 'blockdev',
+  '5': 'dir',
+  '6': 'fifo',
+};
+
+type State = 'header' | 'data' | 'meta' | 'padding' | 'end';
+
+interface PendingMeta {
+  pax: Record<string, string>;
+  longName?: string;
+  longLink?: string;
+  offset: number;
+}
+
+/**
+ * A push parser for tar streams that trusts nothing it reads: every header
+ * checksum and number is checked, metadata bodies are bounded, and the end of
+ * input before the end-of-archive marker is reported as truncation. Memory use
+ * is constant; file data is handed out as views of the input chunks.
+ */
+export class TarParser {
+  #handlers: TarParserHandlers;
+  #state: State = 'header';
+  #offset = 0;
+  #header = Buffer.alloc(BLOCK);
+  #headerFill = 0;
+  #remaining = 0;
+  #padding = 0;
+  #metaKind = '';
+  #metaChunks: Buffer[] = [];
+  #metaSize = 0;
+  #pending: PendingMeta | null = null;
+  #globalPax: Record<string, string> = {};
+  #zeroBlocks = 0;
+  #entries = 0;
+  #trailingGarbage = false;
+
+  constructor(handlers: TarParserHandlers) {
+    this.#handlers = handlers;
+  }
+
+  /** Bytes of tar stream consumed so far. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** Whether the end-of-archive marker (two zero blocks) has been read. */
+  get ended(): boolean {
+    return this.#state === 'end';
+  }
+
+  /** Whether non-zero bytes followed the end-of-archive marker. */
+  get trailingGarbage(): boolean {
+    return this.#trailingGarbage;
+  }
+
+  push(chunk: Buffer): void {
+    let pos = 0;
+    while (pos < chunk.length) {
+      switch (this.#state) {
+        case 'header': {
+          const take = Math.min(BLOCK - this.#headerFill, chunk.length - pos);
+          chunk.copy(this.#header, this.#headerFill, pos, pos + take);
+          this.#headerFill += take;
+          pos += take;
+          if (this.#headerFill === BLOCK) {
+            this.#headerFill = 0;
+            this.#onHeaderBlock();
+            this.#offset += BLOCK;
+          }
+          break;
+        }
+        case 'data': {
+          const take = Math.min(this.#remaining, chunk.length - pos);
+          this.#handlers.data(chunk.subarray(pos, pos + take));
+          this.#remaining -= take;
+          this.#offset += take;
+          pos += take;
+          if (this.#remaining === 0) this.#finishData();
+          break;
+        }
+        case 'meta': {
+          const take = Math.min(this.#remaining, chunk.length - pos);
+          this.#metaChunks.push(Buffer.from(chunk.subarray(pos, pos + take)));
+          this.#remaining -= take;
+          this.#offset += take;
+          pos += take;
+          if (this.#remaining === 0) this.#finishMeta();
+          break;
+        }
+        case 'padding': {
+          const take = Math.min(this.#padding, chunk.length - pos);
+          this.#padding -= take;
+          this.#offset += take;
+          pos += take;
+          if (this.#padding === 0) this.#state = 'header';
+          break;
+        }
+        case 'end': {
+          // Tar files are padded to a record size after the marker; anything non-zero is noted.
+          for (let i = pos; i < chunk.length; i++) {
+            if (chunk[i] !== 0) {
+              this.#trailingGarbage = true;
+              break;
+            }
+          }
+          this.#offset += chunk.length - pos;
+          pos = chunk.length;
+          break;
+        }
+      }
+    }
+  }
+
+  /** Call at the end of input; throws if the archive stopped short. */
+  end(): void {
+    if (this.#state === 'end') return;
+    if (this.#entries === 0 && this.#offset === 0 && this.#headerFill === 0) {
+      throw new SafebakError('SAFEBAK_NOT_AN_ARCHIVE', 'empty input: not a tar archive');
+    }
+    const where = this.#state === 'data' ? 'inside the data of an entry' : 'before the end-of-archive marker';
+    throw new SafebakError('SAFEBAK_ARCHIVE_TRUNCATED', `archive is truncated at byte ${this.#offset + this.#headerFill} (${where})`);
+  }
+
+  #corrupt(message: string): never {
+    if (this.#entries === 0 && this.#pending === null && this.#offset === 0) {
+      throw new SafebakError('SAFEBAK_NOT_AN_ARCHIVE', `not a tar archive (${message})`);
+    }
+    throw new SafebakError('SAFEBAK_ARCHIVE_CORRUPT', `damaged tar header at byte ${this.#offset}: ${message}`);
+  }
+
+  #onHeaderBlock(): void {
+    const h = this.#header;
+    if (isZeroBlock(h)) {
+      if (this.#pending !== null) this.#corrupt('end-of-archive marker right after an extended header');
+      this.#zeroBlocks++;
+      if (this.#zeroBlocks === 2) this.#state = 'end';
+      return;
+    }
+    if (this.#zeroBlocks > 0) this.#corrupt('a lone zero block inside the archive');
+    checkChecksum(h, (m) => this.#corrupt(m));
+    const magic = h.toString('latin1', 257, 263);
+    const version = h.toString('latin1', 263, 265);
+    const isUstar = magic === 'ustar\0' && version === '00';
+    const isGnu = magic === 'ustar ' && version === ' \0';
+    if (!isUstar && !isGnu && !isZero(h, 257, 265)) this.#corrupt('unknown header format');
+
+    const flag = String.fromCharCode(h[156]!);
+    const size = readNumber(h, 124, 12, 'size', (m) => this.#corrupt(m));
+    const startOffset = this.#pending?.offset ?? this.#offset;
+
+    if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
+      if (size > MAX_META_BYTES) this.#corrupt(`extended header of ${size} bytes exceeds the ${MAX_META_BYTES}-byte limit`);
+      if (flag !== 'g') this.#pending ??= { pax: {}, offset: startOffset };
+      this.#metaKind = flag;
+      this.#metaChunks = [];
+      this.#metaSize = size;
+      this.#remaining = size;
+      this.#padding = padded(size) - size;
+      if (size === 0) this.#finishMeta();
+      else this.#state = 'meta';
+      return;
+    }
+
+    const pending = this.#pending;
+    this.#pending = null;
+    const pax = { ...this.#globalPax, ...(pending?.pax ?? {}) };
+    let name = readString(h, 0, 100);
+    if (isUstar) {
+      const prefix = readString(h, 345, 155);
+      if (prefix !== '') name = `${prefix}/${name}`;
+    }
+    if (pending?.longName !== undefined) name = pending.longName;
+    if (pax.path !== undefined) name = pax.path;
+    let linkTarget: string | undefined = readString(h, 157, 100) || undefined;
+    if (pending?.longLink !== undefined) linkTarget = pending.longLink;
+    if (pax.linkpath !== undefined) linkTarget = pax.linkpath;
+
+    let type: EntryType | 'unknown' = typeByFlag[flag] ?? 'unknown';
+    // Old tars mark directories only by a trailing slash on a regular-file entry.
+    if ((flag === '0' || flag === '\0') && name.endsWith('/')) type = 'dir';
+    if (pax['GNU.sparse.major'] !== undefined || pax['GNU.sparse.size'] !== undefined) type = 'unknown';
+
+    const corrupt = (m: string): never => this.#corrupt(m);
+    const entry: ParsedEntry = {
+      name,
+      type,
+      typeflag: flag,
+      size: pax.size !== undefined ? parsePaxInteger(pax.size, 'size', corrupt) : size,
+      mode: readNumber(h, 100, 8, 'mode', corrupt) & 0o7777,
+      uid: pax.uid !== undefined ? parsePaxInteger(pax.uid, 'uid', corrupt) : readNumber(h, 108, 8, 'uid', corrupt),
+      gid: pax.gid !== undefined ? parsePaxInteger(pax.gid, 'gid', corrupt) : readNumber(h, 116, 8, 'gid', corrupt),
+      mtimeSec: 0,
+      mtimeNsec: 0,
+      linkTarget,
+      devmajor: readNumber(h, 329, 8, 'devmajor', corrupt),
+      devminor: readNumber(h, 337, 8, 'devminor', corrupt),
+      offset: startOffset,
+    };
+    if (pax.mtime !== undefined) [entry.mtimeSec, entry.mtimeNsec] = parsePaxTime(pax.mtime, corrupt);
+    else entry.mtimeSec = readNumber(h, 136, 12, 'mtime', corrupt);
+    if (name === '') this.#corrupt('entry with an empty name');
+    if (name.includes('\0')) this.#corrupt('entry name contains a NUL byte');
+
+    this.#entries++;
+    this.#handlers.entry(entry);
+    // Only these types carry data in the archive; a hard link's or directory's size field is ignored.
+    const hasData = type === 'file' || type === 'unknown';
+    const dataSize = hasData ? entry.size : 0;
+    this.#remaining = dataSize;
+    this.#padding = padded(dataSize) - dataSize;
+    if (dataSize === 0) this.#finishData();
+    else this.#state = 'data';
+  }
+
+  #finishData(): void {
+    this.#handlers.entryEnd();
+    this.#state = this.#padding > 0 ? 'padding' : 'header';
+  }
+
+  #finishMeta(): void {
+    const body = Buffer.concat(this.#metaChunks, this.#metaSize);
+    this.#metaChunks = [];
+    const corrupt = (m: string): never => this.#corrupt(m);
+    if (this.#metaKind === 'x') Object.assign(this.#pending!.pax, parsePax(body, corrupt));
+    else if (this.#metaKind === 'g') Object.assign(this.#globalPax, parsePax(body, corrupt));
+    else if (this.#metaKind === 'L') this.#pending!.longName = readString(body, 0, body.length);
+    else this.#pending!.longLink = readString(body, 0, body.length);
+    this.#state = this.#padding > 0 ? 'padding' : 'header';
+  }
+}
+
+function isZero(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+function isZeroBlock(buf: Buffer): boolean {
+  return isZero(buf, 0, BLOCK);
+}
+
+function checkChecksum(h: Buffer, corrupt: (m: string) => never): void {
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  const stored = readNumber(h, 148, 8, 'checksum', corrupt);
+  if (stored !== unsigned && stored !== signed) corrupt('header checksum mismatch');
+}
+
+/** A NUL-terminated string field, decoded as UTF-8 (what pax and GNU tar write). */
+function readString(buf: Buffer, off: number, len: number): string {
+  let end = off;
+  const max = Math.min(off + len, buf.length);
+  while (end < max && buf[end] !== 0) end++;
+  return buf.toString('utf8', off, end);
+}
+
+/** An octal (or base-256) numeric field, rejecting anything malformed. */
+function readNumber(buf: Buffer, off: number, len: number, field: string, corrupt: (m: string) => never): number {
+  const first = buf[off]!;
+  if (first & 0x80) {
+    if (first !== 0x80) corrupt(`negative or malformed base-256 ${field}`);
+    let v = 0n;
+    for (let i = off + 1; i < off + len; i++) v = (v << 8n) | BigInt(buf[i]!);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) corrupt(`${field} ${v} is too large`);
+    return Number(v);
+  }
+  let i = off;
+  const end = off + len;
+  while (i < end && buf[i] === 0x20) i++;
+  let v = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = buf[i]!;
+    if (c >= 0x30 && c <= 0x37) {
+      v = v * 8 + (c - 0x30);
+      digits++;
+    } else break;
+  }
+  for (; i < end; i++) {
+    if (buf[i] !== 0 && buf[i] !== 0x20) corrupt(`malformed number in the ${field} field`);
+  }
+  if (digits === 0 && field === 'checksum') corrupt('empty checksum field');
+  return v;
+}
+
+/** Parses "<len> key=value\n" records, strictly. */
+function parsePax(body: Buffer, corrupt: (m: string) => never): Record<string, string> {
+  const out: Record<string, string> = {};
+  let pos = 0;
+  while (pos < body.length) {
+    if (body[pos] === 0) {
+      // Some writers pad the body with NULs.
+      if (isZero(body, pos, body.length)) break;
+      corrupt('malformed pax record');
+    }
+    const space = body.indexOf(0x20, pos);
+    if (space === -1 || space - pos > 12) corrupt('malformed pax record length');
+    const lenText = body.toString('latin1', pos, space);
+    if (!/^[1-9][0-9]*$/.test(lenText)) corrupt(`malformed pax record length "${lenText}"`);
+    const len = Number(lenText);
+    if (pos + len > body.length || len < space - pos + 4) corrupt(`pax record length ${len} is out of bounds`);
+    if (body[pos + len - 1] !== 0x0a) corrupt('pax record does not end with a newline');
+    const record = body.toString('utf8', space + 1, pos + len - 1);
+    const eq = record.indexOf('=');
+    if (eq <= 0) corrupt('pax record without a key');
+    out[record.slice(0, eq)] = record.slice(eq + 1);
+    pos += len;
+  }
+  return out;
+}
+
+function parsePaxInteger(text: string, field: string, corrupt: (m: string) => never): number {
+  if (!/^[0-9]{1,16}$/.test(text)) corrupt(`malformed pax ${field} "${text.slice(0, 40)}"`);
+  const v = Number(text);
+  if (!Number.isSafeInteger(v)) corrupt(`pax ${field} ${text} is too large`);
+  return v;
+}
+
+/** Parses a pax time "[-]sec[.frac]" into floored seconds and nanoseconds. */
+export function parsePaxTime(text: string, corrupt: (m: string) => never): [number, number] {
+  const m = /^(-?)([0-9]{1,15})(?:\.([0-9]{1,30}))?$/.exec(text);
+  if (!m) corrupt(`malformed pax mtime "${text.slice(0, 40)}"`);
+  const sec = Number(m[2]);
+  const nsec = Number((m[3] ?? '').slice(0, 9).padEnd(9, '0'));
+  if (m[1] === '-') return nsec === 0 ? [-sec, 0] : [-sec - 1, 1_000_000_000 - nsec];
+  return [sec, nsec];
+}

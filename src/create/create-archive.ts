@@ -1,0 +1,468 @@
+import { promises as fsp } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { DEFAULT_SEGMENT_LIMITS, formatManifestTime, ManifestBuilder, MANIFEST_FORMAT, MANIFEST_VERSION } from '../archive/manifest.js';
+import type { EntryRecord, HeaderRecord, Strategy } from '../archive/manifest.js';
+import { openFileOutput, openStreamOutput } from '../archive/output.js';
+import type { ArchiveOutput, Compression } from '../archive/output.js';
+import type { TarHeader } from '../archive/tar-header.js';
+import { TarWriter } from '../archive/tar-writer.js';
+import { defaultConfig } from '../config/config.js';
+import type { Config } from '../config/config.js';
+import { describeSystemError, ExitStatus, SafebakError } from '../errors.js';
+import { NotRegularFile, readWhole, streamFile } from '../transfer/copy.js';
+import type { CopyOptions, WholeRead } from '../transfer/copy.js';
+import type { TransferResult } from '../transfer/transfer-result.js';
+import { verifyArchive } from '../verify/verify-archive.js';
+import type { VerifyResult } from '../verify/verify-archive.js';
+import { createExcludeMatcher } from '../walk/exclude.js';
+import { walk } from '../walk/walker.js';
+import type { WalkEntry, WalkItem, WalkSkip } from '../walk/walker.js';
+import { orderedPrefetch } from './ordered-prefetch.js';
+import { TOOL } from '../version.js';
+
+export type CreateSettings = Omit<Config, 'logLevel' | 'logFile'>;
+
+export interface CreateOptions extends Partial<CreateSettings> {
+  /** Paths to archive, relative to `cwd`; their archive names are these, leading `/` stripped. */
+  sources: string[];
+  /** A file path (written under a temporary name, verified, then renamed) or a stream. */
+  output: string | Writable;
+  /** The directory sources are relative to (`-C DIR`); default the process's. */
+  cwd?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** A host's pino logger; safebak is silent without one. */
+  logger?: Logger | undefined;
+  onProgress?: ((progress: CreateProgress) => void) | undefined;
+  /** Called for every file that is flagged or skipped, as it happens. */
+  onIssue?: ((issue: FileIssue) => void) | undefined;
+  /** Keep every manifest record in the result (default true; a host with millions of files may prefer false). */
+  collectRecords?: boolean | undefined;
+}
+
+export interface CreateProgress {
+  phase: 'archive' | 'verify';
+  files: number;
+  /** Data bytes archived so far, or tar bytes re-read while verifying. */
+  bytes: number;
+  path?: string | undefined;
+  strategy?: Strategy | undefined;
+}
+
+/** A file whose outcome is not a clean ok, or a path that was passed over. */
+export interface FileIssue {
+  path: string;
+  /** `changed`: vanished mid-transfer; `unstable`: retries exhausted; `skipped`: not archived; `note`: passed over by design (a socket). */
+  status: 'changed' | 'unstable' | 'skipped' | 'note';
+  reasons: string[];
+}
+
+export interface CreateResult {
+  /** 0 all ok, 1 some files flagged or skipped (the archive is sound). */
+  status: ExitStatus;
+  /** The final path of the archive, or null for a stream. */
+  output: string | null;
+  compression: Compression;
+  totals: { entries: number; files: number; bytes: number; flagged: number; skipped: number; segments: number };
+  /** Attempts that found their file changing and were retried. */
+  retried: number;
+  flagged: FileIssue[];
+  notes: FileIssue[];
+  strategies: Record<Strategy, number>;
+  verification: { performed: true; result: VerifyResult } | { performed: false; reason: string };
+  records?: EntryRecord[] | undefined;
+  durationMs: number;
+}
+
+/**
+ * Creates an archive (DESIGN §3): walks the sources, transfers every file
+ * with a checksum over exactly the bytes written and a stability check,
+ * writes tar (optionally zstd) with manifest segments, and for a file output
+ * re-reads and verifies the whole archive before renaming it into place.
+ * Problems with single files land in the result; fatal errors reject, and an
+ * abort rejects with `signal.reason`; neither leaves a file under the final name.
+ */
+export async function createArchive(options: CreateOptions): Promise<CreateResult> {
+  const settings = resolveSettings(options);
+  const started = Date.now();
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  const log = options.logger?.child({ component: 'create' });
+  const compression = chooseCompression(settings.compress, options.output);
+  const outputOptions = { compression, level: settings.level };
+  const output: ArchiveOutput =
+    typeof options.output === 'string' ? await openFileOutput(options.output, outputOptions) : openStreamOutput(options.output, outputOptions);
+  const onAbort = (): void => {
+    output.stream.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const selfKey = output.tempPath ? inodeKey(await fsp.stat(output.tempPath, { bigint: true })) : null;
+    const job = new CreateJob(options, settings, output, selfKey, log);
+    await job.run();
+    signal?.throwIfAborted();
+    await output.finish();
+    let verification: CreateResult['verification'];
+    if (output.tempPath === null) {
+      verification = { performed: false, reason: 'the archive went to a stream; check the stored copy with `safebak verify`' };
+    } else if (!settings.verify) {
+      verification = { performed: false, reason: 'read-back verification was turned off (--no-verify)' };
+    } else {
+      const result = await verifyArchive(output.tempPath, {
+        signal,
+        onProgress: (p) => options.onProgress?.({ phase: 'verify', files: p.entries, bytes: p.bytes }),
+      });
+      job.checkReadBack(result);
+      verification = { performed: true, result };
+    }
+    await output.commit();
+    log?.info({ output: options.output, totals: job.manifest.totals }, 'archive complete');
+    return job.result(verification, compression, typeof options.output === 'string' ? options.output : null, Date.now() - started);
+  } catch (err) {
+    await output.abort();
+    if (signal?.aborted) throw signal.reason;
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function resolveSettings(options: CreateOptions): CreateSettings {
+  const settings: CreateSettings = { ...defaultConfig };
+  for (const key of Object.keys(settings) as (keyof CreateSettings)[]) {
+    if (options[key] !== undefined) (settings as unknown as Record<string, unknown>)[key] = options[key];
+  }
+  if (!Array.isArray(options.sources) || options.sources.length === 0) {
+    throw new SafebakError('SAFEBAK_USAGE', 'nothing to archive: give at least one source path');
+  }
+  if (options.output === '' || options.output === undefined || options.output === null) {
+    throw new SafebakError('SAFEBAK_USAGE', 'no output: give an archive path or a stream');
+  }
+  return settings;
+}
+
+function chooseCompression(compress: Config['compress'], output: string | Writable): Compression {
+  if (compress !== 'auto') return compress;
+  return typeof output === 'string' && /\.(tar\.zst|tzst|zst)$/.test(output) ? 'zstd' : 'none';
+}
+
+function inodeKey(stat: BigIntStats): string {
+  return `${stat.dev}:${stat.ino}`;
+}
+
+/** Floor-divides stat nanoseconds into tar's seconds and nanoseconds. */
+function splitTime(ns: bigint): [number, number] {
+  let sec = ns / 1_000_000_000n;
+  let nsec = ns % 1_000_000_000n;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += 1_000_000_000n;
+  }
+  return [Number(sec), Number(nsec)];
+}
+
+/** The tar header and the matching manifest fields of one entry. */
+function describeEntry(name: string, type: TarHeader['type'], stat: BigIntStats, size: number, linkTarget?: string): TarHeader {
+  const [mtimeSec, mtimeNsec] = splitTime(stat.mtimeNs);
+  const rdev = stat.rdev;
+  return {
+    name: type === 'dir' ? `${name}/` : name,
+    type,
+    size,
+    mode: Number(stat.mode & 0o7777n),
+    uid: Number(stat.uid),
+    gid: Number(stat.gid),
+    mtimeSec,
+    mtimeNsec,
+    linkTarget,
+    // Linux's dev_t packing (glibc's gnu_dev_major/minor).
+    devmajor: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)),
+    devminor: Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)),
+  };
+}
+
+function recordOf(h: TarHeader, offset: number, extra: Partial<EntryRecord> = {}): EntryRecord {
+  return {
+    kind: 'entry',
+    path: h.name,
+    type: h.type,
+    size: h.type === 'file' ? h.size : undefined,
+    sha256: extra.sha256,
+    mode: h.mode,
+    uid: h.uid,
+    gid: h.gid,
+    mtime: formatManifestTime(h.mtimeSec, h.mtimeNsec),
+    linkTarget: h.linkTarget,
+    offset,
+    strategy: extra.strategy,
+    attempt: extra.attempt,
+    status: extra.status ?? 'ok',
+    reasons: extra.reasons,
+  };
+}
+
+type Attempt = { result: TransferResult; offset: number } | { error: unknown };
+
+/** The state of one run of `createArchive`: the walk, the writer and the manifest. */
+class CreateJob {
+  readonly manifest: ManifestBuilder;
+  #options: CreateOptions;
+  #settings: CreateSettings;
+  #writer: TarWriter;
+  #selfKey: string | null;
+  #log: Logger | undefined;
+  #copy: CopyOptions;
+  #links = new Map<string, string>();
+  #prefetchSeen = new Set<string>();
+  #flagged: FileIssue[] = [];
+  #notes: FileIssue[] = [];
+  #records: EntryRecord[] | null;
+  #strategies: Record<Strategy, number> = { copy: 0, splice: 0, snapshot: 0 };
+  #retried = 0;
+  #files = 0;
+  #bytes = 0;
+
+  constructor(options: CreateOptions, settings: CreateSettings, output: ArchiveOutput, selfKey: string | null, log: Logger | undefined) {
+    this.#options = options;
+    this.#settings = settings;
+    this.#writer = new TarWriter(output.stream);
+    this.#selfKey = selfKey;
+    this.#log = log;
+    this.#records = options.collectRecords === false ? null : [];
+    this.#copy = { paranoid: settings.paranoid, recentSeconds: settings.recentSeconds, signal: options.signal };
+    const header: HeaderRecord = {
+      kind: 'header',
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      hash: 'sha256',
+      createdAt: new Date().toISOString(),
+      tool: TOOL,
+      sources: options.sources,
+      segmentEntries: settings.segmentEntries,
+    };
+    this.manifest = new ManifestBuilder(header, {
+      entries: settings.segmentEntries ?? DEFAULT_SEGMENT_LIMITS.entries,
+      bytes: settings.segmentBytes ?? DEFAULT_SEGMENT_LIMITS.bytes,
+    });
+  }
+
+  async run(): Promise<void> {
+    const items = walk(this.#options.sources, {
+      cwd: this.#options.cwd ?? process.cwd(),
+      exclude: createExcludeMatcher(this.#settings.exclude),
+      oneFileSystem: this.#settings.oneFileSystem,
+      signal: this.#options.signal,
+    });
+    const prepare = (item: WalkItem): Promise<WholeRead | null> | null => this.#prefetch(item);
+    for await (const { item, prepared } of orderedPrefetch(items, prepare, this.#settings.readAhead)) {
+      this.#options.signal?.throwIfAborted();
+      if (item.kind === 'skip') this.#skip(item);
+      else if (this.#selfKey !== null && inodeKey(item.stat) === this.#selfKey) {
+        this.#note(item.name, 'is the archive being written; not archived');
+      } else if (item.type === 'file') await this.#archiveFile(item, prepared);
+      else await this.#archiveOther(item);
+      if (this.manifest.due()) await this.#writeSegment(false);
+    }
+    await this.#writeSegment(true);
+    await this.#writer.finish();
+  }
+
+  /** Starts reading a small file ahead of its turn; never a file that may turn out to be a hard link. */
+  #prefetch(item: WalkItem): Promise<WholeRead | null> | null {
+    if (item.kind !== 'entry' || item.type !== 'file' || item.stat.size > BigInt(this.#settings.wholeReadBytes)) return null;
+    if (item.stat.nlink > 1n) {
+      const key = inodeKey(item.stat);
+      if (this.#prefetchSeen.has(key)) return null;
+      this.#prefetchSeen.add(key);
+    }
+    return readWhole(item.fsPath, this.#settings.wholeReadBytes, this.#copy);
+  }
+
+  #skip(item: WalkSkip): void {
+    if (!item.problem) {
+      this.#note(item.name, item.reason);
+      return;
+    }
+    this.manifest.addSkipped({ kind: 'skipped', path: item.name, reasons: [item.reason] });
+    this.#issue({ path: item.name, status: 'skipped', reasons: [item.reason] });
+  }
+
+  #note(path: string, reason: string): void {
+    const issue: FileIssue = { path, status: 'note', reasons: [reason] };
+    this.#notes.push(issue);
+    this.#log?.info({ path, reason }, 'passed over');
+  }
+
+  #issue(issue: FileIssue): void {
+    if (issue.status !== 'note') this.#flagged.push(issue);
+    this.#log?.warn({ path: issue.path, status: issue.status, reasons: issue.reasons }, 'file flagged');
+    this.#options.onIssue?.(issue);
+  }
+
+  #addRecord(record: EntryRecord): void {
+    this.manifest.addEntry(record);
+    this.#records?.push(record);
+  }
+
+  async #archiveOther(item: WalkEntry): Promise<void> {
+    const h = describeEntry(item.name, item.type, item.stat, 0, item.linkTarget);
+    const offset = await this.#writer.entry(h);
+    this.#addRecord(recordOf(h, offset));
+  }
+
+  async #archiveFile(item: WalkEntry, prepared: Promise<WholeRead | null> | null): Promise<void> {
+    const key = inodeKey(item.stat);
+    const linkTarget = item.stat.nlink > 1n ? this.#links.get(key) : undefined;
+    if (linkTarget !== undefined) {
+      const h = describeEntry(item.name, 'hardlink', item.stat, 0, linkTarget);
+      this.#addRecord(recordOf(h, await this.#writer.entry(h)));
+      return;
+    }
+    // Records of one file's attempts are held back until the last one, so that a
+    // failed attempt can still learn that its file vanished before the retry.
+    const records: EntryRecord[] = [];
+    let finalStatus: FileIssue['status'] | 'ok' = 'ok';
+    let finalReasons: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.#attempt(item, attempt === 1 ? prepared : null);
+      if ('error' in outcome) {
+        const reason = reasonOfOpenError(outcome.error);
+        const previous = records.at(-1);
+        if (!previous) {
+          this.manifest.addSkipped({ kind: 'skipped', path: item.name, reasons: [reason] });
+          this.#issue({ path: item.name, status: 'skipped', reasons: [reason] });
+          return;
+        }
+        // A retry that cannot open the file: the last attempt stands, and says why.
+        previous.reasons = [...(previous.reasons ?? []), reason];
+        previous.status = reason === 'vanished' ? 'changed' : 'unstable';
+        finalStatus = previous.status;
+        finalReasons = previous.reasons;
+        break;
+      }
+      const { result, offset } = outcome;
+      const h = describeEntry(item.name, 'file', result.stat, result.size);
+      const changed = result.reasons.length > 0;
+      const last = !changed || result.vanished || attempt > this.#settings.retries;
+      const status = !changed ? 'ok' : result.vanished ? 'changed' : last ? 'unstable' : 'changed';
+      records.push(
+        recordOf(h, offset, {
+          sha256: result.sha256,
+          strategy: result.strategy,
+          attempt,
+          status,
+          reasons: changed ? result.reasons : undefined,
+        }),
+      );
+      this.#strategies[result.strategy]++;
+      this.#log?.debug({ path: item.name, strategy: result.strategy, attempt, status, reasons: result.reasons }, 'file transferred');
+      if (last) {
+        finalStatus = status;
+        finalReasons = result.reasons;
+        break;
+      }
+      this.#retried++;
+      await sleep(this.#settings.retryDelayMs * attempt, undefined, { signal: this.#options.signal });
+    }
+    for (const record of records) this.#addRecord(record);
+    const final = records.at(-1)!;
+    if (item.stat.nlink > 1n) this.#links.set(key, item.name);
+    this.#files++;
+    this.#bytes += final.size ?? 0;
+    this.#options.onProgress?.({ phase: 'archive', files: this.#files, bytes: this.#bytes, path: item.name, strategy: final.strategy });
+    if (finalStatus !== 'ok') {
+      this.manifest.countFlagged();
+      this.#issue({ path: item.name, status: finalStatus, reasons: finalReasons });
+    }
+  }
+
+  /** One transfer of a file: whole-read when small, streamed when large. */
+  async #attempt(item: WalkEntry, prepared: Promise<WholeRead | null> | null): Promise<Attempt> {
+    try {
+      const whole = prepared
+        ? await prepared
+        : item.stat.size <= BigInt(this.#settings.wholeReadBytes)
+          ? await readWhole(item.fsPath, this.#settings.wholeReadBytes, this.#copy)
+          : null;
+      if (whole) {
+        const h = describeEntry(item.name, 'file', whole.result.stat, whole.data.length);
+        return { result: whole.result, offset: await this.#writer.entry(h, whole.data) };
+      }
+      let offset = -1;
+      const result = await streamFile(
+        item.fsPath,
+        {
+          header: async (size, stat) => {
+            offset = await this.#writer.header(describeEntry(item.name, 'file', stat, size));
+          },
+          data: (chunk) => this.#writer.data(chunk),
+        },
+        this.#copy,
+      );
+      await this.#writer.endEntry();
+      return { result, offset };
+    } catch (err) {
+      if (isOpenFailure(err)) return { error: err };
+      throw err;
+    }
+  }
+
+  async #writeSegment(final: boolean): Promise<void> {
+    const { name, body } = this.manifest.takeSegment(final);
+    const now = Math.floor(Date.now() / 1000);
+    await this.#writer.entry(
+      { name, type: 'file', size: body.length, mode: 0o644, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeSec: now, mtimeNsec: 0 },
+      body,
+    );
+  }
+
+  /** The read-back must find exactly what was written, or the archive does not go into place. */
+  checkReadBack(result: VerifyResult): void {
+    const expected = this.manifest.totals;
+    let problem: string | undefined;
+    if (result.status === ExitStatus.integrity) problem = result.problems[0]?.message ?? 'integrity failure';
+    else if (!result.complete) problem = 'the archive read back incomplete';
+    else if (result.entries !== expected.entries || result.files !== expected.files || result.bytes !== expected.bytes) {
+      problem = `read back ${result.entries} entries and ${result.bytes} bytes, wrote ${expected.entries} and ${expected.bytes}`;
+    }
+    if (problem !== undefined) {
+      throw new SafebakError('SAFEBAK_VERIFY_FAILED', `read-back verification failed: ${problem}`, {
+        path: typeof this.#options.output === 'string' ? this.#options.output : undefined,
+      });
+    }
+  }
+
+  result(verification: CreateResult['verification'], compression: Compression, output: string | null, durationMs: number): CreateResult {
+    const t = this.manifest.totals;
+    return {
+      status: this.#flagged.length > 0 ? ExitStatus.flagged : ExitStatus.ok,
+      output,
+      compression,
+      totals: { ...t, segments: this.manifest.segments },
+      retried: this.#retried,
+      flagged: this.#flagged,
+      notes: this.#notes,
+      strategies: this.#strategies,
+      verification,
+      records: this.#records ?? undefined,
+      durationMs,
+    };
+  }
+}
+
+/** Errors of opening a file for an attempt: recorded against that file, never fatal to the run. */
+function isOpenFailure(err: unknown): boolean {
+  if (err instanceof NotRegularFile) return true;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return typeof code === 'string' && ['ENOENT', 'EACCES', 'EPERM', 'ELOOP', 'ENXIO', 'EIO', 'ENOTDIR', 'ESTALE'].includes(code);
+}
+
+function reasonOfOpenError(err: unknown): string {
+  if (err instanceof NotRegularFile) return err.message;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return 'vanished';
+  if (code === 'ELOOP') return 'became a symlink';
+  return `unreadable: ${describeSystemError(err)}`;
+}

@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import { constants, promises as fsp } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import type { TransferResult } from './transfer-result.js';
+import { isRecent, metadataChanges, nowNs } from './stability.js';
+
+/**
+ * O_NONBLOCK: if the path became a FIFO since the walk, opening it must not
+ * hang; O_NOFOLLOW: if it became a symlink, it must not be followed.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const CHUNK = 1024 * 1024;
+
+export interface CopyOptions {
+  /** Re-hash the source after the transfer whatever its timestamps say. */
+  paranoid: boolean;
+  /** Files whose mtime or ctime is this recent get the content re-check. */
+  recentSeconds: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** The receiving end of a streamed transfer: the tar writer, in practice. */
+export interface EntrySink {
+  header(size: number, stat: BigIntStats): Promise<void>;
+  data(chunk: Buffer): Promise<void>;
+}
+
+/** A small file read whole: its bytes and the attempt's verdict. */
+export interface WholeRead {
+  data: Buffer;
+  result: TransferResult;
+}
+
+/** An open file of the wrong kind for a copy: the caller records it and moves on. */
+export class NotRegularFile extends Error {}
+
+async function openRegular(fsPath: string): Promise<{ fh: fsp.FileHandle; stat: BigIntStats }> {
+  const fh = await fsp.open(fsPath, OPEN_FLAGS);
+  try {
+    const stat = await fh.stat({ bigint: true });
+    if (!stat.isFile()) throw new NotRegularFile('is no longer a regular file');
+    return { fh, stat };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * Reads a file of at most `maxBytes` whole, hashing exactly the bytes it
+ * returns: those bytes become the entry, so rule 2 holds by construction.
+ * Returns null (having read nothing) when the file is larger.
+ */
+export async function readWhole(fsPath: string, maxBytes: number, options: CopyOptions): Promise<WholeRead | null> {
+  const { fh, stat } = await openRegular(fsPath);
+  try {
+    if (stat.size > BigInt(maxBytes)) return null;
+    const expected = Number(stat.size);
+    // One byte more than expected shows growth in the same read.
+    const buf = Buffer.allocUnsafe(expected + 1);
+    const got = await readFully(fh, buf, 0);
+    const data = buf.subarray(0, got);
+    const reasons: string[] = [];
+    if (got < expected) reasons.push(`shrank while being read (${got} of ${expected} bytes)`);
+    if (got > expected) reasons.push('grew while being read');
+    let after = await fh.stat({ bigint: true });
+    reasons.push(...metadataChanges(stat, after));
+    if (reasons.length === 0 && (options.paranoid || isRecent(after, nowNs(), options.recentSeconds))) {
+      const again = Buffer.allocUnsafe(expected + 1);
+      const n = await readFully(fh, again, 0);
+      if (n !== got || !again.subarray(0, n).equals(data)) reasons.push('content changed while being read');
+      after = await fh.stat({ bigint: true });
+      reasons.push(...metadataChanges(stat, after));
+    }
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const pathCheck = await checkPath(fsPath, stat);
+    if (pathCheck) reasons.push(pathCheck);
+    return {
+      data,
+      result: { strategy: 'copy', size: got, sha256, stat, reasons: dedupe(reasons), vanished: pathCheck === 'vanished' },
+    };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Streams a file of any size into `sink`: the header promises the size the
+ * first fstat gave, so a file that shrinks is padded with zeros and one that
+ * grows is cut, and either is flagged. Chunks are hashed and handed on as the
+ * same buffers; no buffer is reused after it was handed on.
+ */
+export async function streamFile(fsPath: string, sink: EntrySink, options: CopyOptions): Promise<TransferResult> {
+  const { fh, stat } = await openRegular(fsPath);
+  try {
+    const size = Number(stat.size);
+    await sink.header(size, stat);
+    const hash = createHash('sha256');
+    const reasons: string[] = [];
+    let pos = 0;
+    let readError: unknown = null;
+    while (pos < size) {
+      options.signal?.throwIfAborted();
+      const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
+      let n = 0;
+      try {
+        n = await readFully(fh, chunk, pos);
+      } catch (err) {
+        readError = err;
+      }
+      if (n < chunk.length) {
+        // The header already promised `size` bytes: keep the tar framing whole with zeros.
+        chunk.fill(0, n);
+        hash.update(chunk);
+        await sink.data(chunk);
+        const padding = size - pos - chunk.length;
+        await padZeros(padding, hash, sink);
+        reasons.push(
+          readError ? `read error at byte ${pos + n}: ${String((readError as Error).message)}` : `shrank while being read (${pos + n} of ${size} bytes)`,
+        );
+        break;
+      }
+      hash.update(chunk);
+      await sink.data(chunk);
+      pos += n;
+    }
+    const probe = Buffer.allocUnsafe(1);
+    if (readError === null && pos === size && (await fh.read(probe, 0, 1, size)).bytesRead > 0) reasons.push('grew while being read');
+    const sha256 = hash.digest('hex');
+    let after = await fh.stat({ bigint: true });
+    reasons.push(...metadataChanges(stat, after));
+    if (reasons.length === 0 && (options.paranoid || isRecent(after, nowNs(), options.recentSeconds))) {
+      if ((await hashRange(fh, size, options.signal)) !== sha256) reasons.push('content changed while being read');
+      after = await fh.stat({ bigint: true });
+      reasons.push(...metadataChanges(stat, after));
+    }
+    const pathCheck = await checkPath(fsPath, stat);
+    if (pathCheck) reasons.push(pathCheck);
+    return { strategy: 'copy', size, sha256, stat, reasons: dedupe(reasons), vanished: pathCheck === 'vanished' };
+  } finally {
+    await fh.close();
+  }
+}
+
+async function padZeros(count: number, hash: ReturnType<typeof createHash>, sink: EntrySink): Promise<void> {
+  const zeros = Buffer.alloc(Math.min(count, CHUNK));
+  while (count > 0) {
+    const part = count >= zeros.length ? zeros : zeros.subarray(0, count);
+    hash.update(part);
+    // A fresh view each time: the sink may still hold the previous one.
+    await sink.data(Buffer.from(part));
+    count -= part.length;
+  }
+}
+
+/** Reads until `buf` is full or the file ends; returns the bytes read. */
+async function readFully(fh: fsp.FileHandle, buf: Buffer, position: number): Promise<number> {
+  let got = 0;
+  while (got < buf.length) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+async function hashRange(fh: fsp.FileHandle, size: number, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
+  let pos = 0;
+  while (pos < size) {
+    signal?.throwIfAborted();
+    const n = await readFully(fh, buf.subarray(0, Math.min(buf.length, size - pos)), pos);
+    if (n === 0) break;
+    hash.update(buf.subarray(0, n));
+    pos += n;
+  }
+  return hash.digest('hex');
+}
+
+/** Whether the path still names the inode that was read ('vanished', 'replaced', or null). */
+async function checkPath(fsPath: string, stat: BigIntStats): Promise<string | null> {
+  try {
+    const now = await fsp.lstat(fsPath, { bigint: true });
+    return now.ino === stat.ino && now.dev === stat.dev ? null : 'path now names another file';
+  } catch {
+    return 'vanished';
+  }
+}
+
+function dedupe(reasons: string[]): string[] {
+  return [...new Set(reasons)];
+}
