@@ -155,8 +155,9 @@ export class TarParser {
   /** Call at the end of input; throws if the archive stopped short. */
   end(): void {
     if (this.#state === 'end') return;
-    if (this.#entries === 0 && this.#offset === 0 && this.#headerFill === 0) {
-      throw new SafebakError('SAFEBAK_NOT_AN_ARCHIVE', 'empty input: not a tar archive');
+    if (this.#entries === 0 && this.#offset === 0) {
+      const what = this.#headerFill === 0 ? 'empty input' : `${this.#headerFill} bytes, shorter than one tar header`;
+      throw new SafebakError('SAFEBAK_NOT_AN_ARCHIVE', `not a tar archive (${what})`);
     }
     const where = this.#state === 'data' ? 'inside the data of an entry' : 'before the end-of-archive marker';
     throw new SafebakError('SAFEBAK_ARCHIVE_TRUNCATED', `archive is truncated at byte ${this.#offset + this.#headerFill} (${where})`);

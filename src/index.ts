@@ -1,0 +1,18 @@
+/**
+ * safebak's library API (DESIGN §9). The CLI is a thin layer over these.
+ * @packageDocumentation
+ */
+export { createArchive } from './create/create-archive.js';
+export type { CreateOptions, CreateProgress, CreateResult, FileIssue } from './create/create-archive.js';
+export { verifyArchive } from './verify/verify-archive.js';
+export type { FlaggedFile, SourceComparison, VerifyOptions, VerifyProblem, VerifyProgress, VerifyResult } from './verify/verify-archive.js';
+export type { SourceVerdict } from './verify/source-check.js';
+export { listArchive } from './list/list-archive.js';
+export type { ListedEntry, ListOptions, ListResult } from './list/list-archive.js';
+export { ExitStatus, SafebakError } from './errors.js';
+export type { SafebakErrorCode } from './errors.js';
+export { defaultConfig, loadConfigFile, validateConfig } from './config/config.js';
+export type { Config } from './config/config.js';
+export type { EntryRecord, FooterRecord, HeaderRecord, RecordStatus, SkippedRecord, Strategy } from './archive/manifest.js';
+export type { EntryType } from './archive/entry-type.js';
+export { VERSION } from './version.js';
