@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
+import { ioError, SafebakError } from '../errors.js';
 import type { TransferResult } from './transfer-result.js';
 import { isRecent, metadataChanges, nowNs } from './stability.js';
 
@@ -92,9 +93,11 @@ export async function readWhole(fsPath: string, maxBytes: number, options: CopyO
  */
 export async function streamFile(fsPath: string, sink: EntrySink, options: CopyOptions): Promise<TransferResult> {
   const { fh, stat } = await openRegular(fsPath);
+  let headerWritten = false;
   try {
     const size = Number(stat.size);
     await sink.header(size, stat);
+    headerWritten = true;
     const hash = createHash('sha256');
     const reasons: string[] = [];
     let pos = 0;
@@ -137,6 +140,10 @@ export async function streamFile(fsPath: string, sink: EntrySink, options: CopyO
     const pathCheck = await checkPath(fsPath, stat);
     if (pathCheck) reasons.push(pathCheck);
     return { strategy: 'copy', size, sha256, stat, reasons: dedupe(reasons), vanished: pathCheck === 'vanished' };
+  } catch (err) {
+    // Once the header is out, the tar stream is committed to this entry: no failure here is a per-file one.
+    if (headerWritten && !(err instanceof SafebakError) && !options.signal?.aborted) throw ioError(fsPath, err, 'failed after its header was written');
+    throw err;
   } finally {
     await fh.close();
   }
