@@ -35,6 +35,8 @@ export interface EntryRecord {
   linkTarget?: string | undefined;
   offset: number;
   strategy?: Strategy | undefined;
+  /** Why this strategy: auto's reason, or why a forced one fell back (never a change reason). */
+  strategyReason?: string | undefined;
   attempt?: number | undefined;
   status: RecordStatus;
   reasons?: string[] | undefined;

@@ -3,6 +3,7 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CompressStream } from 'zstd-napi';
 import { ioError } from '../errors.js';
@@ -28,6 +29,24 @@ export interface ArchiveOutput {
   commit(): Promise<void>;
   /** Tears everything down after a failure and removes the temporary file. */
   abort(): Promise<void>;
+  /** The destination descriptor for zero-copy writes, or null when the bytes must pass through `stream`. */
+  raw: RawOutput | null;
+  /** Why `raw` is null, in plain words (empty when it is not). */
+  rawReason: string;
+}
+
+/**
+ * A destination a caller may splice or tee into directly. The bytes written
+ * that way bypass `stream`, so the caller first flushes everything it has
+ * written to `stream` and waits for `drained()`; until its next write to
+ * `stream` it owns the descriptor. A 'file' descriptor is written at its
+ * current offset (splice with a null offset), as `stream` itself does.
+ */
+export interface RawOutput {
+  readonly fd: number;
+  readonly kind: 'file' | 'pipe';
+  /** Resolves once every byte written to `stream` has reached `fd`. */
+  drained(): Promise<void>;
 }
 
 const fsync = promisify(fs.fsync);
@@ -67,6 +86,8 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
   return {
     stream: head,
     tempPath,
+    raw: options.compression === 'none' ? { fd, kind: 'file', drained: () => drainedChain([head, file]) } : null,
+    rawReason: options.compression === 'none' ? '' : COMPRESSED,
     async finish() {
       head.end();
       try {
@@ -99,9 +120,12 @@ export function openStreamOutput(dest: Writable, options: OutputOptions): Archiv
   const head = options.compression === 'zstd' ? compressor(options) : new PassThrough({ highWaterMark: 1024 * 1024 });
   const done = pipeline(head as unknown as NodeJS.ReadableStream, dest);
   done.catch(() => {});
+  const target = options.compression === 'none' ? pipeTargetOf(dest) : { fd: null, reason: COMPRESSED };
   return {
     stream: head,
     tempPath: null,
+    raw: target.fd === null ? null : { fd: target.fd, kind: 'pipe', drained: () => drainedChain([head, dest]) },
+    rawReason: target.reason,
     async finish() {
       head.end();
       try {
@@ -115,6 +139,43 @@ export function openStreamOutput(dest: Writable, options: OutputOptions): Archiv
       head.destroy();
     },
   };
+}
+
+const COMPRESSED = 'the output is zstd-compressed: its bytes pass through user space';
+
+/**
+ * The descriptor under a stream output, when it is a pipe: an fs.WriteStream
+ * over a pipe fd, or stdout when it is one. Other destinations (sockets,
+ * terminals, files that may be O_APPEND, host streams) get no raw access.
+ */
+function pipeTargetOf(dest: Writable): { fd: number | null; reason: string } {
+  const fd = (dest as { fd?: unknown }).fd;
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) return { fd: null, reason: 'the output stream has no file descriptor' };
+  try {
+    if (!fs.fstatSync(fd).isFIFO()) return { fd: null, reason: 'the output stream is not a pipe' };
+  } catch (err) {
+    return { fd: null, reason: `cannot stat the output descriptor: ${(err as Error).message}` };
+  }
+  return { fd, reason: '' };
+}
+
+/**
+ * Waits until no stream of the chain holds a byte: each Writable's length
+ * counts a write until its callback ran, so zero means it reached the fd.
+ */
+async function drainedChain(chain: Writable[]): Promise<void> {
+  for (let spins = 0; ; spins++) {
+    let pending = false;
+    for (const s of chain) {
+      if (s.destroyed) throw s.errored ?? new Error('output closed');
+      const readable = (s as Writable & { readableLength?: number }).readableLength ?? 0;
+      if (s.writableLength > 0 || readable > 0) pending = true;
+    }
+    if (!pending) return;
+    // A fast destination drains within a turn or two; a slow reader gets polled gently.
+    if (spins < 8) await new Promise((resolve) => setImmediate(resolve));
+    else await sleep(Math.min(20, spins - 7));
+  }
 }
 
 /** Makes a rename durable: the directory entry itself must reach the disk. */

@@ -58,6 +58,20 @@ export class TarWriter {
     return at;
   }
 
+  /**
+   * Hands everything staged to the stream. A caller that then writes entry
+   * data straight to the destination (zero-copy) reports it with `rawWritten`.
+   */
+  async flush(): Promise<void> {
+    await this.#flush();
+  }
+
+  /** Accounts `n` bytes of the current entry's data written to the destination past the stream. */
+  rawWritten(n: number): void {
+    this.#offset += n;
+    this.#entryData += n;
+  }
+
   /** Writes the end-of-archive marker and flushes what is staged. */
   async finish(): Promise<void> {
     await this.#write(Buffer.alloc(2 * BLOCK));

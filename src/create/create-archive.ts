@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import { dirname } from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +16,16 @@ import { describeSystemError, ExitStatus, SafebakError } from '../errors.js';
 import { NotRegularFile, readWhole, streamFile } from '../transfer/copy.js';
 import type { CopyOptions, WholeRead } from '../transfer/copy.js';
 import type { TransferResult } from '../transfer/transfer-result.js';
+import { loadNative } from '../native/native.js';
+import { chooseStrategy } from '../transfer/choose.js';
+import type { Choice } from '../transfer/choose.js';
+import { FsProbe } from '../transfer/fs-probe.js';
+import { LEASE_BROKEN, LeaseKeeper } from '../transfer/lease.js';
+import type { Lease } from '../transfer/lease.js';
+import { snapshotFile } from '../transfer/snapshot.js';
+import { spliceFile } from '../transfer/splice.js';
+import type { RawEntrySink } from '../transfer/splice.js';
+import { StrategyUnavailable } from '../transfer/strategy-unavailable.js';
 import { verifyArchive } from '../verify/verify-archive.js';
 import type { VerifyResult } from '../verify/verify-archive.js';
 import { createExcludeMatcher } from '../walk/exclude.js';
@@ -197,13 +208,16 @@ function recordOf(h: TarHeader, offset: number, extra: Partial<EntryRecord> = {}
     linkTarget: h.linkTarget,
     offset,
     strategy: extra.strategy,
+    strategyReason: extra.strategyReason,
     attempt: extra.attempt,
     status: extra.status ?? 'ok',
     reasons: extra.reasons,
   };
 }
 
-type Attempt = { result: TransferResult; offset: number } | { error: unknown };
+type Attempt = { result: TransferResult; offset: number; strategyReason?: string | undefined } | { error: unknown };
+/** A small file read ahead of its turn, with why it was copied. */
+type Prepared = WholeRead & { strategyReason?: string | undefined };
 
 /** The state of one run of `createArchive`: the walk, the writer and the manifest. */
 class CreateJob {
@@ -221,6 +235,10 @@ class CreateJob {
   #records: EntryRecord[] | null;
   #strategies: Record<Strategy, number> = { copy: 0, splice: 0, snapshot: 0 };
   #retried = 0;
+  #output: ArchiveOutput;
+  #leases = new LeaseKeeper();
+  #fs = new FsProbe();
+  #nativeMissing: string | null;
   #files = 0;
   #bytes = 0;
 
@@ -228,6 +246,10 @@ class CreateJob {
     this.#options = options;
     this.#settings = settings;
     this.#writer = new TarWriter(output.stream);
+    this.#output = output;
+    const native = loadNative();
+    this.#nativeMissing = native.addon === null ? native.reason : null;
+    log?.debug({ native: native.reason, raw: output.raw ? output.raw.kind : output.rawReason, leases: this.#leases.disabled ?? 'on' }, 'transfer capabilities');
     this.#selfKey = selfKey;
     this.#log = log;
     this.#records = options.collectRecords === false ? null : [];
@@ -255,7 +277,7 @@ class CreateJob {
       oneFileSystem: this.#settings.oneFileSystem,
       signal: this.#options.signal,
     });
-    const prepare = (item: WalkItem): Promise<WholeRead | null> | null => this.#prefetch(item);
+    const prepare = (item: WalkItem): Promise<Prepared | null> | null => this.#prefetch(item);
     for await (const { item, prepared } of orderedPrefetch(items, prepare, this.#settings.readAhead)) {
       this.#options.signal?.throwIfAborted();
       if (item.kind === 'skip') this.#skip(item);
@@ -270,14 +292,66 @@ class CreateJob {
   }
 
   /** Starts reading a small file ahead of its turn; never a file that may turn out to be a hard link. */
-  #prefetch(item: WalkItem): Promise<WholeRead | null> | null {
+  #prefetch(item: WalkItem): Promise<Prepared | null> | null {
     if (item.kind !== 'entry' || item.type !== 'file' || item.stat.size > BigInt(this.#settings.wholeReadBytes)) return null;
+    if (!this.#copiesAhead(item.stat.size)) return null;
     if (item.stat.nlink > 1n) {
       const key = inodeKey(item.stat);
       if (this.#prefetchSeen.has(key)) return null;
       this.#prefetchSeen.add(key);
     }
-    return readWhole(item.fsPath, this.#settings.wholeReadBytes, this.#copy);
+    return this.#leasedWholeRead(item, 1);
+  }
+
+  /** Whether a file of this size will be copied whatever the probes find: only those are read ahead. */
+  #copiesAhead(size: bigint): boolean {
+    const s = this.#settings;
+    if (s.strategy === 'copy' || this.#nativeMissing !== null) return true;
+    return s.strategy === 'auto' && (size < BigInt(s.smallFileBytes) || this.#output.raw === null);
+  }
+
+  /** A whole read under a read lease: refused → hot (content re-check), broken → changed. */
+  async #leasedWholeRead(item: WalkEntry, attempt: number, choice?: Choice): Promise<Prepared | null> {
+    const lease = await this.#leases.acquire(item.fsPath, item.stat);
+    let whole: WholeRead | null = null;
+    try {
+      whole = await readWhole(item.fsPath, this.#settings.wholeReadBytes, { ...this.#copy, paranoid: this.#copy.paranoid || lease.hot });
+    } finally {
+      const broken = await lease.release();
+      if (broken !== null && whole) whole.result.reasons.push(broken);
+    }
+    if (!whole) return null;
+    const reason = choice?.reason ?? this.#choose(item, lease.hot, attempt, false, false).reason;
+    return { ...whole, strategyReason: reason };
+  }
+
+  /** The strategy of one attempt, probing the filesystem only when the choice depends on it. */
+  async #chooseProbed(item: WalkEntry, hot: boolean, attempt: number): Promise<Choice> {
+    const s = this.#settings;
+    const size = Number(item.stat.size);
+    const large = size >= s.smallFileBytes;
+    const native = this.#nativeMissing === null;
+    const wantsReflink = native && s.strategy === 'auto' && (large || hot || attempt > 1);
+    const reflink = wantsReflink ? await this.#fs.probeReflink(item.stat.dev, s.snapshotDir ?? dirname(item.fsPath)) : false;
+    const wantsDirect = native && this.#output.raw !== null && (s.strategy === 'splice' || (s.strategy === 'auto' && large));
+    const direct = wantsDirect ? await this.#fs.direct(item.stat.dev, item.fsPath) : false;
+    return this.#choose(item, hot, attempt, reflink, direct);
+  }
+
+  #choose(item: WalkEntry, hot: boolean, attempt: number, reflink: boolean, direct: boolean): Choice {
+    const choice = chooseStrategy({
+      requested: this.#settings.strategy,
+      size: Number(item.stat.size),
+      hot,
+      attempt,
+      nativeMissing: this.#nativeMissing,
+      rawMissing: this.#output.raw === null ? this.#output.rawReason : null,
+      direct,
+      reflink,
+      smallFileBytes: this.#settings.smallFileBytes,
+    });
+    this.#log?.debug({ path: item.name, strategy: choice.strategy, reason: choice.reason, attempt }, 'strategy chosen');
+    return choice;
   }
 
   #skip(item: WalkSkip): void {
@@ -312,7 +386,7 @@ class CreateJob {
     this.#addRecord(recordOf(h, offset));
   }
 
-  async #archiveFile(item: WalkEntry, prepared: Promise<WholeRead | null> | null): Promise<void> {
+  async #archiveFile(item: WalkEntry, prepared: Promise<Prepared | null> | null): Promise<void> {
     const key = inodeKey(item.stat);
     const linkTarget = item.stat.nlink > 1n ? this.#links.get(key) : undefined;
     if (linkTarget !== undefined) {
@@ -326,7 +400,7 @@ class CreateJob {
     let finalStatus: FileIssue['status'] | 'ok' = 'ok';
     let finalReasons: string[] = [];
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.#attempt(item, attempt === 1 ? prepared : null);
+      const outcome = await this.#attempt(item, attempt === 1 ? prepared : null, attempt);
       if ('error' in outcome) {
         const reason = reasonOfOpenError(outcome.error);
         const previous = records.at(-1);
@@ -351,13 +425,17 @@ class CreateJob {
         recordOf(h, offset, {
           sha256: result.sha256,
           strategy: result.strategy,
+          strategyReason: outcome.strategyReason,
           attempt,
           status,
           reasons: changed ? result.reasons : undefined,
         }),
       );
       this.#strategies[result.strategy]++;
-      this.#log?.debug({ path: item.name, strategy: result.strategy, attempt, status, reasons: result.reasons }, 'file transferred');
+      this.#log?.debug(
+        { path: item.name, strategy: result.strategy, strategyReason: outcome.strategyReason, attempt, status, reasons: result.reasons },
+        'file transferred',
+      );
       if (last) {
         finalStatus = status;
         finalReasons = result.reasons;
@@ -378,35 +456,87 @@ class CreateJob {
     }
   }
 
-  /** One transfer of a file: whole-read when small, streamed when large. */
-  async #attempt(item: WalkEntry, prepared: Promise<WholeRead | null> | null): Promise<Attempt> {
+  /**
+   * One transfer of a file under a read lease (DESIGN §6): the strategy is
+   * chosen per attempt (a refused lease makes the file hot), a forced one
+   * that cannot serve the file falls back to copy, and a lease that broke
+   * meanwhile makes the attempt changed.
+   */
+  async #attempt(item: WalkEntry, prepared: Promise<Prepared | null> | null, attempt: number): Promise<Attempt> {
     try {
-      const whole = prepared
-        ? await prepared
-        : item.stat.size <= BigInt(this.#settings.wholeReadBytes)
-          ? await readWhole(item.fsPath, this.#settings.wholeReadBytes, this.#copy)
-          : null;
-      if (whole) {
-        const h = describeEntry(item.name, 'file', whole.result.stat, whole.data.length);
-        return { result: whole.result, offset: await this.#writer.entry(h, whole.data) };
+      const ahead = prepared ? await prepared : null;
+      if (ahead) return await this.#writeWhole(item, ahead);
+      const lease = await this.#leases.acquire(item.fsPath, item.stat);
+      let outcome: { result: TransferResult; offset: number; strategyReason: string } | null = null;
+      try {
+        let choice = await this.#chooseProbed(item, lease.hot, attempt);
+        if (choice.strategy === 'copy' && item.stat.size <= BigInt(this.#settings.wholeReadBytes)) {
+          await lease.release();
+          const whole = await this.#leasedWholeRead(item, attempt, choice);
+          if (whole) return await this.#writeWhole(item, whole);
+        }
+        try {
+          outcome = await this.#transfer(item, choice, lease);
+        } catch (err) {
+          if (!(err instanceof StrategyUnavailable)) throw err;
+          choice = { strategy: 'copy', reason: `${choice.strategy} fell back to copy: ${err.message}` };
+          this.#log?.debug({ path: item.name, reason: choice.reason }, 'strategy fell back');
+          outcome = await this.#transfer(item, choice, lease);
+        }
+      } finally {
+        const broken = await lease.release();
+        if (broken !== null && outcome && !outcome.result.reasons.includes(LEASE_BROKEN)) outcome.result.reasons.push(broken);
       }
-      let offset = -1;
-      const result = await streamFile(
-        item.fsPath,
-        {
-          header: async (size, stat) => {
-            offset = await this.#writer.header(describeEntry(item.name, 'file', stat, size));
-          },
-          data: (chunk) => this.#writer.data(chunk),
-        },
-        this.#copy,
-      );
-      await this.#writer.endEntry();
-      return { result, offset };
+      return outcome;
     } catch (err) {
       if (isOpenFailure(err)) return { error: err };
       throw err;
     }
+  }
+
+  async #writeWhole(item: WalkEntry, whole: Prepared): Promise<Attempt> {
+    const h = describeEntry(item.name, 'file', whole.result.stat, whole.data.length);
+    return { result: whole.result, offset: await this.#writer.entry(h, whole.data), strategyReason: whole.strategyReason };
+  }
+
+  /** Runs one strategy; StrategyUnavailable means nothing of the entry was written. */
+  async #transfer(item: WalkEntry, choice: Choice, lease: Lease): Promise<{ result: TransferResult; offset: number; strategyReason: string }> {
+    let offset = -1;
+    const sink: RawEntrySink = {
+      header: async (size, stat) => {
+        offset = await this.#writer.header(describeEntry(item.name, 'file', stat, size));
+      },
+      data: (chunk) => this.#writer.data(chunk),
+      raw: async () => {
+        const raw = this.#output.raw;
+        if (raw === null) throw new Error(`internal: raw output requested without one (${this.#output.rawReason})`);
+        await this.#writer.flush();
+        await raw.drained();
+        return raw;
+      },
+      rawWritten: (n) => this.#writer.rawWritten(n),
+    };
+    const options = { ...this.#copy, lease, hot: lease.hot, paranoid: this.#copy.paranoid || lease.hot };
+    let result: TransferResult;
+    let reason = choice.reason;
+    if (choice.strategy === 'splice') {
+      result = await spliceFile(item.fsPath, sink, options);
+    } else if (choice.strategy === 'snapshot') {
+      const snap = await snapshotFile(item.fsPath, sink, {
+        ...options,
+        raw: this.#output.raw !== null,
+        probe: this.#fs,
+        leases: this.#leases,
+        dir: this.#settings.snapshotDir,
+        memfdBytes: this.#settings.memfdSnapshotBytes,
+      });
+      result = snap;
+      reason = `${reason}; image: ${snap.image === 'reflink' ? 'reflink clone' : `private copy (${snap.image})`}`;
+    } else {
+      result = await streamFile(item.fsPath, sink, options);
+    }
+    await this.#writer.endEntry();
+    return { result, offset, strategyReason: reason };
   }
 
   async #writeSegment(final: boolean): Promise<void> {

@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { allocAligned, preadDirect } from '../native/native.js';
+
+const CHUNK = 1024 * 1024;
+
+/**
+ * SHA-256 of the first `size` bytes of an open file, read through the page
+ * cache: the content re-check of DESIGN §6, the only check that sees mmap
+ * stores and writes inside one timestamp tick. A file that now ends early
+ * hashes short, which differs from any full-length hash.
+ */
+export async function hashOpenFile(fh: fsp.FileHandle, size: number, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
+  let pos = 0;
+  while (pos < size) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+  return hash.digest('hex');
+}
+
+/** Whether the path still names the inode that was read: null, 'vanished' or 'path now names another file'. */
+export async function checkPath(fsPath: string, stat: BigIntStats): Promise<string | null> {
+  try {
+    const now = await fsp.lstat(fsPath, { bigint: true });
+    return now.ino === stat.ino && now.dev === stat.dev ? null : 'path now names another file';
+  } catch {
+    return 'vanished';
+  }
+}
+
+/** {@link hashOpenFile} for an O_DIRECT descriptor: aligned buffer, block-multiple requests, short count at the end. */
+export async function hashDirectFile(fd: number, size: number, signal?: AbortSignal, label?: string): Promise<string> {
+  const hash = createHash('sha256');
+  const buf = allocAligned(CHUNK);
+  let pos = 0;
+  while (pos < size) {
+    signal?.throwIfAborted();
+    const want = Math.min(CHUNK, Math.ceil((size - pos) / 4096) * 4096);
+    const n = await preadDirect(fd, buf, want, pos, label);
+    const keep = Math.min(n, size - pos);
+    if (keep > 0) hash.update(buf.subarray(0, keep));
+    pos += keep;
+    if (n === 0 || (n < want && n % 4096 !== 0)) break;
+  }
+  return hash.digest('hex');
+}
