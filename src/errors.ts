@@ -11,11 +11,26 @@ export const ExitStatus = {
 } as const;
 export type ExitStatus = (typeof ExitStatus)[keyof typeof ExitStatus];
 
-/** Stable error codes; a host may switch on them. */
+/**
+ * Stable error codes; a host may switch on them. Each maps to one exit status
+ * (see {@link SafebakError.exitStatus}).
+ *
+ * - `SAFEBAK_USAGE` — the call or command line asks for something impossible (no sources, no output, conflicting options). Exit 2.
+ * - `SAFEBAK_CONFIG` — a configuration file or object is unreadable, not JSON, has an unknown key or a value of the wrong type; the message names the key. Exit 2.
+ * - `SAFEBAK_IO` — reading or writing failed (the archive, the output file system: ENOSPC, EIO; a closed output stream). The message names the path and, for the output, its file system. Exit 2.
+ * - `SAFEBAK_LOCKED` — another live run holds the output directory's `.safebak.lock`; nothing was touched. Exit 2.
+ * - `SAFEBAK_NOT_AN_ARCHIVE` — the input is not a tar archive (in any compression safebak reads). Exit 2.
+ * - `SAFEBAK_ARCHIVE_CORRUPT` — the archive's bytes, compression layer or manifest are damaged. Exit 3.
+ * - `SAFEBAK_ARCHIVE_TRUNCATED` — the archive ends early (no manifest footer). Exit 3.
+ * - `SAFEBAK_VERIFY_FAILED` — the read-back of a freshly written archive did not match; it was not moved into place. Exit 3.
+ * - `SAFEBAK_NATIVE` — the native addon failed in a way that cannot fall back. Exit 2.
+ * - `SAFEBAK_ABORTED` — the AbortSignal fired (SIGINT/SIGTERM in the CLI); temporaries were removed. Exit 130.
+ */
 export type SafebakErrorCode =
   | 'SAFEBAK_USAGE'
   | 'SAFEBAK_CONFIG'
   | 'SAFEBAK_IO'
+  | 'SAFEBAK_LOCKED'
   | 'SAFEBAK_NOT_AN_ARCHIVE'
   | 'SAFEBAK_ARCHIVE_CORRUPT'
   | 'SAFEBAK_ARCHIVE_TRUNCATED'
@@ -27,6 +42,7 @@ const exitByCode: Record<SafebakErrorCode, ExitStatus> = {
   SAFEBAK_USAGE: ExitStatus.fatal,
   SAFEBAK_CONFIG: ExitStatus.fatal,
   SAFEBAK_IO: ExitStatus.fatal,
+  SAFEBAK_LOCKED: ExitStatus.fatal,
   SAFEBAK_NOT_AN_ARCHIVE: ExitStatus.fatal,
   SAFEBAK_ARCHIVE_CORRUPT: ExitStatus.integrity,
   SAFEBAK_ARCHIVE_TRUNCATED: ExitStatus.integrity,

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CompressStream } from 'zstd-napi';
 import { ioError } from '../errors.js';
+import { fileWriteFailure, streamWriteFailure } from './write-failure.js';
 
 export type Compression = 'zstd' | 'none';
 
@@ -75,6 +76,8 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
   }
   const file = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: 1024 * 1024 });
   const head = options.compression === 'zstd' ? compressor(options) : new PassThrough({ highWaterMark: 1024 * 1024 });
+  // The first write error (ENOSPC, EIO) is what the run ends with: one line naming the file system.
+  file.once('error', (err) => head.destroy(fileWriteFailure(finalPath, err)));
   const done = pipeline(head as unknown as NodeJS.ReadableStream, file);
   done.catch(() => {});
   let closed = false;
@@ -95,7 +98,7 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
         await fsync(fd);
         await closeFd();
       } catch (err) {
-        throw ioError(finalPath, err, 'cannot write the archive');
+        throw fileWriteFailure(finalPath, err);
       }
     },
     async commit() {
@@ -118,6 +121,8 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
 /** Opens a stream output (stdout or a host's Writable). Nothing can be read back from it. */
 export function openStreamOutput(dest: Writable, options: OutputOptions): ArchiveOutput {
   const head = options.compression === 'zstd' ? compressor(options) : new PassThrough({ highWaterMark: 1024 * 1024 });
+  // A reader that went away (EPIPE) ends the run with one plain line, not a stack trace.
+  dest.once('error', (err) => head.destroy(streamWriteFailure(err)));
   const done = pipeline(head as unknown as NodeJS.ReadableStream, dest);
   done.catch(() => {});
   const target = options.compression === 'none' ? pipeTargetOf(dest) : { fd: null, reason: COMPRESSED };
@@ -131,7 +136,7 @@ export function openStreamOutput(dest: Writable, options: OutputOptions): Archiv
       try {
         await done;
       } catch (err) {
-        throw ioError('-', err, 'cannot write the archive stream');
+        throw streamWriteFailure(err);
       }
     },
     async commit() {},

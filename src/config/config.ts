@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SafebakError } from '../errors.js';
+import { templateProblem } from '../nightly/output-name.js';
 
 /** Every setting of `safebak create`, as `config/default.json` and `--config FILE` spell them. */
 export interface Config {
@@ -28,6 +29,31 @@ export interface Config {
   logFile: string | null;
 }
 
+/**
+ * The settings of a nightly job (`safebak create --config FILE` without PATH
+ * or -o; `safebak prune --config FILE`): what to archive, where, what to keep.
+ */
+export interface JobConfig {
+  /** Paths to archive, relative to `directory`; used when the command line gives none. */
+  sources: string[];
+  /** The directory sources are relative to (`-C`); null = the working directory. */
+  directory: string | null;
+  /** Output path template with `{date}`, `{time}`, `{host}`; used when the command line gives no -o. */
+  output: string | null;
+  /** Where the run's JSON report goes (placeholders allowed); null = no report. */
+  report: string | null;
+  /** Retention after a successful run (and for `safebak prune`); null = not used. */
+  keepLast: number | null;
+  keepDaily: number | null;
+  keepWeekly: number | null;
+}
+
+/** Everything a configuration file may say: the create settings and the job's. */
+export type ConfigFile = Config & JobConfig;
+
+/** The one key that carries comments in a JSON configuration: ignored, but only if it is text. */
+export const COMMENT_KEY = '//';
+
 type Check = (value: unknown) => string | null;
 
 const int = (min: number, max: number): Check => (v) =>
@@ -38,8 +64,11 @@ const oneOf = (...values: string[]): Check => (v) => (values.includes(v as strin
 const bool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
 const strings: Check = (v) => (Array.isArray(v) && v.every((s) => typeof s === 'string') ? null : 'a list of strings');
 const pathOrNull: Check = (v) => (v === null || (typeof v === 'string' && v !== '') ? null : 'a path or null');
+const countOrNull: Check = (v) => (v === null ? null : int(0, 1_000_000)(v) && 'a whole number from 0 to 1000000, or null');
+const templateOrNull: Check = (v) => (v === null ? null : typeof v !== 'string' ? 'a file name template or null' : templateProblem(v));
+const comment: Check = (v) => (typeof v === 'string' || strings(v) === null ? null : 'a comment: a string or a list of strings');
 
-const schema: Record<keyof Config, Check> = {
+const schema: Record<keyof ConfigFile, Check> = {
   compress: oneOf('auto', 'zstd', 'none'),
   level: int(-7, 22),
   strategy: oneOf('auto', 'copy', 'splice', 'snapshot'),
@@ -59,27 +88,39 @@ const schema: Record<keyof Config, Check> = {
   segmentBytes: int(1, 2 ** 40),
   logLevel: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
   logFile: pathOrNull,
+  sources: strings,
+  directory: pathOrNull,
+  output: templateOrNull,
+  report: pathOrNull,
+  keepLast: countOrNull,
+  keepDaily: countOrNull,
+  keepWeekly: countOrNull,
 };
+
+const JOB_KEYS: readonly (keyof JobConfig)[] = ['sources', 'directory', 'output', 'report', 'keepLast', 'keepDaily', 'keepWeekly'];
 
 /**
  * Checks a partial configuration: every key known, every value of its type.
  * Errors name the key and what it should be.
  */
-export function validateConfig(input: unknown, origin: string): Partial<Config> {
+export function validateConfig(input: unknown, origin: string): Partial<ConfigFile> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new SafebakError('SAFEBAK_CONFIG', 'configuration must be a JSON object', { path: origin });
   }
+  const settings: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
-    const check = schema[key as keyof Config];
+    // Comments are allowed under exactly one key, so a misspelt setting is still an error.
+    const check = key === COMMENT_KEY ? comment : Object.hasOwn(schema, key) ? schema[key as keyof ConfigFile] : undefined;
     if (!check) throw new SafebakError('SAFEBAK_CONFIG', `unknown setting "${key}"`, { path: origin });
     const want = check(value);
     if (want) throw new SafebakError('SAFEBAK_CONFIG', `setting "${key}" must be ${want}, not ${JSON.stringify(value)}`, { path: origin });
+    if (key !== COMMENT_KEY) settings[key] = value;
   }
-  return input as Partial<Config>;
+  return settings as Partial<ConfigFile>;
 }
 
 /** Reads and validates a JSON configuration file. */
-export function loadConfigFile(path: string): Partial<Config> {
+export function loadConfigFile(path: string): Partial<ConfigFile> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -97,12 +138,28 @@ export function loadConfigFile(path: string): Partial<Config> {
 
 const defaultPath = fileURLToPath(new URL('../../config/default.json', import.meta.url));
 
-/** The defaults shipped in `config/default.json`, validated and complete. */
-export const defaultConfig: Readonly<Config> = Object.freeze(loadDefaults());
+const defaults = loadDefaults();
 
-function loadDefaults(): Config {
+/** The create defaults shipped in `config/default.json`, validated and complete. */
+export const defaultConfig: Readonly<Config> = Object.freeze(defaults.create);
+
+/** The job defaults shipped in `config/default.json` (no sources, no template, no report, no retention). */
+export const defaultJobConfig: Readonly<JobConfig> = Object.freeze(defaults.job);
+
+function loadDefaults(): { create: Config; job: JobConfig } {
   const partial = loadConfigFile(defaultPath);
   const missing = Object.keys(schema).filter((k) => !(k in partial));
   if (missing.length) throw new SafebakError('SAFEBAK_CONFIG', `default configuration lacks ${missing.join(', ')}`, { path: defaultPath });
-  return partial as Config;
+  const create: Record<string, unknown> = {};
+  const job: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(partial)) ((JOB_KEYS as readonly string[]).includes(key) ? job : create)[key] = value;
+  return { create: create as unknown as Config, job: job as unknown as JobConfig };
+}
+
+/** Splits a configuration into its create settings and its job settings. */
+export function splitConfig(settings: Partial<ConfigFile>): { create: Partial<Config>; job: Partial<JobConfig> } {
+  const create: Record<string, unknown> = {};
+  const job: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(settings)) ((JOB_KEYS as readonly string[]).includes(key) ? job : create)[key] = value;
+  return { create: create as Partial<Config>, job: job as Partial<JobConfig> };
 }
