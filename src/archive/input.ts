@@ -94,7 +94,9 @@ async function* decompress(chunks: AsyncIterable<Buffer>, transform: NodeJS.Read
   const feed = (async () => {
     try {
       for await (const chunk of chunks) {
-        if (!transform.write(chunk)) await new Promise<void>((resolve) => transform.once('drain', resolve));
+        if (transform.destroyed) return;
+        // A decompressor that fails is destroyed and never drains: 'close' must end the wait too.
+        if (!transform.write(chunk)) await drainedOrClosed(transform);
       }
       transform.end();
     } catch (err) {
@@ -112,4 +114,17 @@ async function* decompress(chunks: AsyncIterable<Buffer>, transform: NodeJS.Read
     await feed;
   }
   if (sourceError) throw sourceError;
+}
+
+function drainedOrClosed(stream: Readable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    if (stream.destroyed) return resolve();
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
