@@ -28,3 +28,30 @@ export function streamWriteFailure(err: unknown): SafebakError {
   }
   return new SafebakError('SAFEBAK_IO', `cannot write the archive stream: ${describeSystemError(err)}`, { cause: err });
 }
+
+/** Errnos that only a write to the output can raise, whichever path (stream, splice, tee) raised them. */
+const OUTPUT_ONLY = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
+/**
+ * A run's fatal error as the caller should see it: an output-only errno
+ * raised anywhere (a zero-copy splice or tee as much as a stream write)
+ * becomes the one-line output failure; anything else passes unchanged.
+ */
+export function explainOutputFailure(err: unknown, finalPath: string | null): unknown {
+  const code = rootCode(err);
+  if (code === undefined) return err;
+  if (finalPath === null && READER_GONE.has(code)) return streamWriteFailure(rootCause(err));
+  if (finalPath !== null && OUTPUT_ONLY.has(code)) return fileWriteFailure(finalPath, rootCause(err));
+  return err;
+}
+
+function rootCause(err: unknown): unknown {
+  let e = err;
+  while (e instanceof SafebakError && e.cause !== undefined) e = e.cause;
+  return e;
+}
+
+function rootCode(err: unknown): string | undefined {
+  const code = (rootCause(err) as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

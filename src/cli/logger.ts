@@ -22,3 +22,16 @@ export function createCliLogger(settings: LogSettings): Logger | undefined {
   }
   return undefined;
 }
+
+/**
+ * Reopens the log file (after logrotate moved it: SIGHUP). Returns false when
+ * the logger writes to no file, so that the caller can treat SIGHUP as what it
+ * means without one: the session went away.
+ */
+export function reopenLogFile(logger: Logger | undefined, settings: Pick<LogSettings, 'logFile'>): boolean {
+  if (logger === undefined || settings.logFile === null) return false;
+  const dest = (logger as unknown as Record<symbol, { reopen?: () => void }>)[pino.symbols.streamSym];
+  dest?.reopen?.();
+  logger.info({ logFile: settings.logFile }, 'log file reopened (SIGHUP)');
+  return true;
+}

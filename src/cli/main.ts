@@ -6,6 +6,7 @@ import { doctorCommand } from './doctor-command.js';
 import { say } from './context.js';
 import type { CommandResult } from './context.js';
 import { listCommand } from './list-command.js';
+import { pruneCommand } from './prune-command.js';
 import { verifyCommand } from './verify-command.js';
 
 /**
@@ -25,7 +26,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`safebak: ${text.replace(/^error: /, '')}`) })
     .showSuggestionAfterError(true);
-  for (const command of [createCommand(run), verifyCommand(run), listCommand(run), doctorCommand(run)]) {
+  for (const command of [createCommand(run), verifyCommand(run), listCommand(run), doctorCommand(run), pruneCommand(run)]) {
     program.addCommand(command.exitOverride().configureOutput({ outputError: (text, write) => write(`safebak: ${text.replace(/^error: /, '')}`) }));
   }
   const debug = argv.includes('debug') && argv.some((a) => a.startsWith('--log-level'));

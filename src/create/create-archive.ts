@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_SEGMENT_LIMITS, formatManifestTime, ManifestBuilder, MANIFEST_FORMAT, MANIFEST_VERSION } from '../archive/manifest.js';
 import type { EntryRecord, HeaderRecord, Strategy } from '../archive/manifest.js';
 import { openFileOutput, openStreamOutput } from '../archive/output.js';
+import { explainOutputFailure } from '../archive/write-failure.js';
 import type { ArchiveOutput, Compression } from '../archive/output.js';
 import type { TarHeader } from '../archive/tar-header.js';
 import { TarWriter } from '../archive/tar-writer.js';
@@ -134,7 +135,7 @@ export async function createArchive(options: CreateOptions): Promise<CreateResul
   } catch (err) {
     await output.abort();
     if (signal?.aborted) throw signal.reason;
-    throw err;
+    throw explainOutputFailure(err, typeof options.output === 'string' ? options.output : null);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

@@ -1,0 +1,72 @@
+import path from 'node:path';
+import { Command } from 'commander';
+import { loadConfigFile } from '../config/config.js';
+import { SafebakError } from '../errors.js';
+import { acquireLock } from '../nightly/lock.js';
+import { DEFAULT_TEMPLATE, templateDirectory, templateProblem } from '../nightly/output-name.js';
+import { pruneArchives } from '../nightly/prune.js';
+import type { PruneResult } from '../nightly/prune.js';
+import { integerIn, printJson, say } from './context.js';
+import type { CommandResult } from './context.js';
+import { interruptSignal } from './interrupt.js';
+
+export function pruneCommand(run: (result: Promise<CommandResult>) => void): Command {
+  return new Command('prune')
+    .description('delete old nightly archives that safebak made, by retention rules; never the newest one that verifies')
+    .argument('[dir]', 'the archive directory (default: the directory of the config\'s "output" template)')
+    .option('--keep-last <n>', 'keep the N newest archives', integerIn(0, 1_000_000))
+    .option('--keep-daily <n>', 'keep the newest archive of each of the last N days', integerIn(0, 1_000_000))
+    .option('--keep-weekly <n>', 'keep the newest archive of each of the last N ISO weeks', integerIn(0, 1_000_000))
+    .option('--template <template>', `the archives' name template (default: the config's "output", else ${DEFAULT_TEMPLATE})`)
+    .option('--config <file>', 'JSON configuration: "output" template and keepLast/keepDaily/keepWeekly')
+    .option('--dry-run', 'say what would be deleted, delete nothing')
+    .option('--json', 'print the decisions as one JSON object')
+    .action((dir: string | undefined, opts: Record<string, unknown>) => run(runPrune(dir, opts)));
+}
+
+async function runPrune(dir: string | undefined, opts: Record<string, unknown>): Promise<CommandResult> {
+  const config = typeof opts.config === 'string' ? loadConfigFile(opts.config) : {};
+  const template = typeof opts.template === 'string' ? opts.template : (config.output ?? DEFAULT_TEMPLATE);
+  const problem = templateProblem(template);
+  if (problem) throw new SafebakError('SAFEBAK_USAGE', `--template must be ${problem}`);
+  const directory = dir ?? (config.output ? templateDirectory(config.output) : null);
+  if (directory === null) throw new SafebakError('SAFEBAK_USAGE', 'no directory: give DIR, or --config with an "output" template');
+  const pick = (flag: string, key: 'keepLast' | 'keepDaily' | 'keepWeekly'): number | null =>
+    typeof opts[flag] === 'number' ? (opts[flag] as number) : (config[key] ?? null);
+  const interrupt = interruptSignal();
+  // Pruning while a nightly run writes into the directory would race its retention: same lock.
+  const lock = opts.dryRun === true ? null : await acquireLock(directory, { command: 'safebak prune' });
+  const exitGuard = (): void => lock?.releaseSync();
+  process.on('exit', exitGuard);
+  try {
+    if (lock?.tookOverFrom) say(`warning: took over a stale lock of pid ${lock.tookOverFrom.pid} (since ${lock.tookOverFrom.since})`);
+    const result = await pruneArchives(directory, {
+      template,
+      keepLast: pick('keepLast', 'keepLast'),
+      keepDaily: pick('keepDaily', 'keepDaily'),
+      keepWeekly: pick('keepWeekly', 'keepWeekly'),
+      dryRun: opts.dryRun === true,
+      signal: interrupt.signal,
+    });
+    if (opts.json === true) printJson(result);
+    else printPruneResult(result);
+    return result.status;
+  } finally {
+    interrupt.dispose();
+    await lock?.release();
+    process.off('exit', exitGuard);
+  }
+}
+
+/** One line per archive: kept or deleted, and why. */
+export function printPruneResult(r: PruneResult): void {
+  const verb = r.dryRun ? 'would delete' : 'deleted';
+  for (const d of r.kept) say(`keep ${d.name}: ${d.reasons.join('; ')}`);
+  for (const d of r.deleted) say(`${verb} ${d.name}: ${d.reasons.join('; ')}`);
+  for (const i of r.ignored) say(`left alone ${i.name}: ${i.reason}`);
+  for (const e of r.errors) say(`error: ${e.name}: ${e.message}`);
+  say(
+    `${path.resolve(r.directory)}: kept ${r.kept.length}, ${verb} ${r.deleted.length}` +
+      (r.newestVerified ? `; newest verified: ${r.newestVerified}` : r.deleted.length > 0 ? '; no archive verified' : ''),
+  );
+}
