@@ -69,7 +69,25 @@ export interface NativeAddon {
   fadvise(fd: number, offset: number, len: number, advice: FadviseAdvice): Promise<void>;
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   statfsType(path: string): Promise<number>;
+  scanDir(path: string): Promise<RawScan>;
+  readSmallFiles(paths: string[], maxBytes: number, lease: boolean, paranoid: boolean, recentNs: number): Promise<RawSmallFiles>;
   readonly constants: NativeConstants;
+}
+
+/** What the addon's scanDir returns: per entry a name (a Buffer when not UTF-8), an errno code, a link target; stats packed. */
+export interface RawScan {
+  names: (string | Buffer)[];
+  errors: (string | undefined)[];
+  links: (string | Buffer | undefined)[];
+  stats: BigInt64Array;
+}
+
+/** What the addon's readSmallFiles returns: see src/native/batch.ts, which unpacks it. */
+export interface RawSmallFiles {
+  data: (Buffer | undefined)[];
+  errors: ({ code: string; syscall: string } | undefined)[];
+  flags: Int32Array;
+  stats: BigInt64Array;
 }
 
 /** The outcome of probing for the addon: `addon` is null when it is unusable, and `reason` says why in one line. */

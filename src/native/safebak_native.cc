@@ -10,6 +10,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "batch_io.h"
+
 #include <fcntl.h>
 #include <linux/fs.h>  // FICLONE
 #include <sys/ioctl.h>
@@ -486,6 +488,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fadvise", Napi::Function::New(env, Fadvise, "fadvise"));
   exports.Set("openat2", Napi::Function::New(env, Openat2, "openat2"));
   exports.Set("statfsType", Napi::Function::New(env, StatfsType, "statfsType"));
+  exports.Set("scanDir", Napi::Function::New(env, safebak::ScanDir, "scanDir"));
+  exports.Set("readSmallFiles", Napi::Function::New(env, safebak::ReadSmallFiles, "readSmallFiles"));
   exports.Set("constants", Constants(env));
   return exports;
 }
