@@ -53,3 +53,44 @@ export function exited(child: ChildProcess): Promise<number | null> {
 export function readCapture(path: string): Buffer {
   return readFileSync(path);
 }
+
+/** How a rewriting child reaches the file: a fresh open per version, one fd held open, or stores through a shared mmap. */
+export type WriterMode = 'reopen' | 'hold' | 'mmap';
+
+const WRITER = String.raw`
+import os, sys, time, mmap
+path, mode, size, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+pats = [bytes([66 + i]) * 65536 for i in range(20)]
+fd = None; mm = None
+if mode in ('hold', 'mmap'): fd = os.open(path, os.O_RDWR)
+if mode == 'mmap': mm = mmap.mmap(fd, size)
+sys.stdout.write('ready\n'); sys.stdout.flush()
+v = 0
+while True:
+    v = (v + 1) % 20
+    p = pats[v]
+    if mode == 'reopen': fd = os.open(path, os.O_RDWR)
+    # Chunk by chunk: a reader in the middle sees a torn file.
+    for off in range(0, size, 65536):
+        n = min(65536, size - off)
+        if mode == 'mmap': mm[off:off + n] = p[:n]
+        else: os.pwrite(fd, p[:n], off)
+        time.sleep(0.0005)
+    if mode == 'reopen': os.close(fd)
+    time.sleep(gap)
+`;
+
+/** Starts a child that rewrites `path` in place, version after version, each version one repeated byte ('B', 'C', …). */
+export async function startRewriter(path: string, mode: WriterMode, size: number, gapSeconds: number): Promise<ChildProcess> {
+  const child = spawn('python3', ['-c', WRITER, path, mode, String(size), String(gapSeconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`rewriter exited early (${code})`)));
+  });
+  return child;
+}
+
+/** Whether `data` is one whole version: a single repeated byte. */
+export function oneVersion(data: Buffer): boolean {
+  return data.length === 0 || data.every((b) => b === data[0]);
+}
