@@ -13,7 +13,7 @@ import type { TarHeader } from '../archive/tar-header.js';
 import { TarWriter } from '../archive/tar-writer.js';
 import { defaultConfig } from '../config/config.js';
 import type { Config } from '../config/config.js';
-import { describeSystemError, ExitStatus, SafebakError } from '../errors.js';
+import { describeSystemError, ExitStatus, ioError, SafebakError } from '../errors.js';
 import { NotRegularFile, readWhole, streamFile } from '../transfer/copy.js';
 import type { CopyOptions, WholeRead } from '../transfer/copy.js';
 import type { TransferResult } from '../transfer/transfer-result.js';
@@ -103,6 +103,7 @@ export async function createArchive(options: CreateOptions): Promise<CreateResul
   signal?.throwIfAborted();
   const log = options.logger?.child({ component: 'create' });
   const compression = chooseCompression(settings.compress, options.output);
+  if (options.cwd !== undefined) await checkSourceDirectory(options.cwd);
   const outputOptions = { compression, level: settings.level };
   const output: ArchiveOutput =
     typeof options.output === 'string' ? await openFileOutput(options.output, outputOptions) : openStreamOutput(options.output, outputOptions);
@@ -153,6 +154,20 @@ function resolveSettings(options: CreateOptions): CreateSettings {
     throw new SafebakError('SAFEBAK_USAGE', 'no output: give an archive path or a stream');
   }
   return settings;
+}
+
+/**
+ * `-C DIR` must name a directory: otherwise every source would look vanished
+ * and an empty archive would pass for a backup with exit status 1.
+ */
+async function checkSourceDirectory(dir: string): Promise<void> {
+  let stat;
+  try {
+    stat = await fsp.stat(dir);
+  } catch (err) {
+    throw ioError(dir, err, 'cannot use as the source directory');
+  }
+  if (!stat.isDirectory()) throw new SafebakError('SAFEBAK_USAGE', 'is not a directory (-C needs one)', { path: dir });
 }
 
 function chooseCompression(compress: Config['compress'], output: string | Writable): Compression {
