@@ -149,7 +149,8 @@ export class Installer {
 
   /** Removes a pending file's temporary name; never fails (a cleanup path). */
   async discard(file: PendingFile): Promise<void> {
-    this.#live.delete(file);
+    // Installed files have left the pending set: nothing to clean.
+    if (!this.#live.delete(file)) return;
     try {
       await this.finishWriting(file);
     } catch {
