@@ -1,6 +1,5 @@
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
-import type { BigIntStats } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -34,6 +33,7 @@ import { walk } from '../walk/walker.js';
 import type { WalkEntry, WalkItem, WalkSkip } from '../walk/walker.js';
 import { orderedPrefetch } from './ordered-prefetch.js';
 import { TOOL } from '../version.js';
+import type { FileStat } from '../file-stat.js';
 
 export type CreateSettings = Omit<Config, 'logLevel' | 'logFile'>;
 
@@ -175,7 +175,7 @@ function chooseCompression(compress: Config['compress'], output: string | Writab
   return typeof output === 'string' && /\.(tar\.zst|tzst|zst)$/.test(output) ? 'zstd' : 'none';
 }
 
-function inodeKey(stat: BigIntStats): string {
+function inodeKey(stat: FileStat): string {
   return `${stat.dev}:${stat.ino}`;
 }
 
@@ -191,7 +191,7 @@ function splitTime(ns: bigint): [number, number] {
 }
 
 /** The tar header and the matching manifest fields of one entry. */
-function describeEntry(name: string, type: TarHeader['type'], stat: BigIntStats, size: number, linkTarget?: string): TarHeader {
+function describeEntry(name: string, type: TarHeader['type'], stat: FileStat, size: number, linkTarget?: string): TarHeader {
   const [mtimeSec, mtimeNsec] = splitTime(stat.mtimeNs);
   const rdev = stat.rdev;
   return {

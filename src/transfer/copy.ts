@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
 import { ioError, SafebakError } from '../errors.js';
 import type { TransferResult } from './transfer-result.js';
 import { isRecent, metadataChanges, nowNs } from './stability.js';
+import type { FileStat } from '../file-stat.js';
 
 /**
  * O_NONBLOCK: if the path became a FIFO since the walk, opening it must not
@@ -22,7 +22,7 @@ export interface CopyOptions {
 
 /** The receiving end of a streamed transfer: the tar writer, in practice. */
 export interface EntrySink {
-  header(size: number, stat: BigIntStats): Promise<void>;
+  header(size: number, stat: FileStat): Promise<void>;
   data(chunk: Buffer): Promise<void>;
 }
 
@@ -35,7 +35,7 @@ export interface WholeRead {
 /** An open file of the wrong kind for a copy: the caller records it and moves on. */
 export class NotRegularFile extends Error {}
 
-async function openRegular(fsPath: string): Promise<{ fh: fsp.FileHandle; stat: BigIntStats }> {
+async function openRegular(fsPath: string): Promise<{ fh: fsp.FileHandle; stat: FileStat }> {
   const fh = await fsp.open(fsPath, OPEN_FLAGS);
   try {
     const stat = await fh.stat({ bigint: true });
@@ -186,7 +186,7 @@ async function hashRange(fh: fsp.FileHandle, size: number, signal?: AbortSignal)
 }
 
 /** Whether the path still names the inode that was read ('vanished', 'replaced', or null). */
-async function checkPath(fsPath: string, stat: BigIntStats): Promise<string | null> {
+async function checkPath(fsPath: string, stat: FileStat): Promise<string | null> {
   try {
     const now = await fsp.lstat(fsPath, { bigint: true });
     return now.ino === stat.ino && now.dev === stat.dev ? null : 'path now names another file';

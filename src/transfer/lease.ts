@@ -1,5 +1,5 @@
 import { constants, promises as fsp } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
+import type { FileStat } from '../file-stat.js';
 import { errnoCode, getLease, installLeaseBreakHandler, loadNative, setLease } from '../native/native.js';
 
 /** The change reason of an attempt whose read lease broke (DESIGN §6). */
@@ -65,7 +65,7 @@ export class LeaseKeeper {
    * Never throws for the file's sake: an unopenable file gets no lease and
    * the transfer itself reports why.
    */
-  async acquire(fsPath: string, expected: BigIntStats): Promise<Lease> {
+  async acquire(fsPath: string, expected: FileStat): Promise<Lease> {
     if (this.#disabled !== null) return noLease(this.#disabled);
     if (this.#uid !== 0 && BigInt(this.#uid) !== expected.uid) return noLease('not the owner (leases need ownership or CAP_LEASE)');
     let fh: fsp.FileHandle;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
 import { allocAligned, preadDirect } from '../native/native.js';
+import type { FileStat } from '../file-stat.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -26,7 +26,7 @@ export async function hashOpenFile(fh: fsp.FileHandle, size: number, signal?: Ab
 }
 
 /** Whether the path still names the inode that was read: null, 'vanished' or 'path now names another file'. */
-export async function checkPath(fsPath: string, stat: BigIntStats): Promise<string | null> {
+export async function checkPath(fsPath: string, stat: FileStat): Promise<string | null> {
   try {
     const now = await fsp.lstat(fsPath, { bigint: true });
     return now.ino === stat.ino && now.dev === stat.dev ? null : 'path now names another file';

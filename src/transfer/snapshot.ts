@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, promises as fsp, read, write } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
+import type { FileStat } from '../file-stat.js';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { addSeals, cloneToTmpfile, errnoCode, memfdCreate, nativeConstants, openTmpfile } from '../native/native.js';
@@ -99,7 +99,7 @@ export async function snapshotFile(fsPath: string, sink: RawEntrySink, options: 
 async function makeImage(
   src: fsp.FileHandle,
   fsPath: string,
-  stat: BigIntStats,
+  stat: FileStat,
   size: number,
   options: SnapshotOptions,
   reasons: string[],
@@ -195,7 +195,7 @@ async function hashOpenFd(fd: number, size: number, signal?: AbortSignal): Promi
 async function sendImage(
   image: { fd: number; kind: ImageKind },
   size: number,
-  stat: BigIntStats,
+  stat: FileStat,
   sink: RawEntrySink,
   options: SnapshotOptions,
 ): Promise<{ sha256: string; reasons: string[]; kind: ImageKind }> {

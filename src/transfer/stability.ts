@@ -1,10 +1,10 @@
-import type { BigIntStats } from 'node:fs';
+import type { FileStat } from '../file-stat.js';
 
 /**
  * Reasons a file counts as changed between two fstat calls that bracket a
  * transfer (DESIGN §6). An empty list means no metadata moved.
  */
-export function metadataChanges(before: BigIntStats, after: BigIntStats): string[] {
+export function metadataChanges(before: FileStat, after: FileStat): string[] {
   const reasons: string[] = [];
   if (before.ino !== after.ino || before.dev !== after.dev) reasons.push('inode changed');
   if (before.size !== after.size) reasons.push(`size changed from ${before.size} to ${after.size}`);
@@ -19,7 +19,7 @@ export function metadataChanges(before: BigIntStats, after: BigIntStats): string
  * already-dirty page, leaves mtime and ctime alone, so only a content check
  * sees it.
  */
-export function isRecent(stat: BigIntStats, nowNs: bigint, windowSeconds: number): boolean {
+export function isRecent(stat: FileStat, nowNs: bigint, windowSeconds: number): boolean {
   const window = BigInt(Math.round(windowSeconds * 1e9));
   return nowNs - stat.mtimeNs < window || nowNs - stat.ctimeNs < window;
 }

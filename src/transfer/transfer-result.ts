@@ -1,4 +1,4 @@
-import type { BigIntStats } from 'node:fs';
+import type { FileStat } from '../file-stat.js';
 import type { Strategy } from '../archive/manifest.js';
 
 /** What one attempt at transferring a regular file produced. */
@@ -9,7 +9,7 @@ export interface TransferResult {
   /** SHA-256 (hex) over exactly those bytes. */
   sha256: string;
   /** The fstat taken before the data was read: the entry's metadata. */
-  stat: BigIntStats;
+  stat: FileStat;
   /** Why the attempt counts as changed; empty when the file held still. */
   reasons: string[];
   /** The file disappeared from its path: a retry is pointless. */

@@ -1,9 +1,11 @@
 import { promises as fsp } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { describeSystemError } from '../errors.js';
 import type { EntryType } from '../archive/entry-type.js';
+import type { FileStat } from '../file-stat.js';
 import type { ExcludeMatcher } from './exclude.js';
+import { listChildren } from './list-children.js';
+import type { Child } from './list-children.js';
 
 /** One path the walk found, lstat'ed, in archive order. */
 export interface WalkEntry {
@@ -13,7 +15,7 @@ export interface WalkEntry {
   /** Its archive name: as given on the command line, leading `/` stripped, no trailing slash. */
   name: string;
   type: EntryType;
-  stat: BigIntStats;
+  stat: FileStat;
   linkTarget?: string | undefined;
 }
 
@@ -37,9 +39,6 @@ export interface WalkOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** How many lstat calls one directory keeps in flight: one awaited call at a time costs ~55 µs each. */
-const LSTAT_BATCH = 64;
-
 /**
  * Walks the sources in a deterministic order: each source as given, then
  * depth-first with the names of each directory sorted by their bytes. It only
@@ -49,7 +48,7 @@ export async function* walk(sources: readonly string[], options: WalkOptions): A
   for (const source of sources) {
     const fsPath = path.resolve(options.cwd, source);
     const name = archiveNameOf(source);
-    let stat: BigIntStats;
+    let stat: FileStat;
     try {
       stat = await fsp.lstat(fsPath, { bigint: true });
     } catch (err) {
@@ -60,50 +59,42 @@ export async function* walk(sources: readonly string[], options: WalkOptions): A
   }
 }
 
-async function* walkFrom(fsPath: string, name: string, stat: BigIntStats, rootDev: bigint, options: WalkOptions): AsyncGenerator<WalkItem> {
+async function* walkFrom(
+  fsPath: string,
+  name: string,
+  stat: FileStat,
+  rootDev: bigint,
+  options: WalkOptions,
+  knownLink?: string | Buffer,
+): AsyncGenerator<WalkItem> {
   options.signal?.throwIfAborted();
   if (name !== '' && options.exclude(name)) return;
-  const item = await describe(fsPath, name, stat);
+  const item = await describe(fsPath, name, stat, knownLink);
   if (name !== '' || item.kind === 'skip') yield item;
   if (item.kind !== 'entry' || item.type !== 'dir') return;
   if (options.oneFileSystem && stat.dev !== rootDev) return;
 
-  let children: Buffer[];
+  let children: Child[];
   try {
-    children = await fsp.readdir(fsPath, { encoding: 'buffer' });
+    children = await listChildren(fsPath);
   } catch (err) {
     yield { kind: 'skip', fsPath, name: name + '/', reason: `cannot read directory: ${reasonOf(err)}`, problem: true };
     return;
   }
-  children.sort(Buffer.compare);
-  for (let i = 0; i < children.length; i += LSTAT_BATCH) {
-    const batch = children.slice(i, i + LSTAT_BATCH).map((raw) => {
-      const base = raw.toString('utf8');
-      const childPath = path.join(fsPath, base);
-      const childName = name === '' ? base : `${name}/${base}`;
-      // A name that is not valid UTF-8 cannot round-trip through a string path.
-      const valid = Buffer.from(base, 'utf8').equals(raw);
-      const stat = valid ? fsp.lstat(childPath, { bigint: true }).catch((err: unknown) => err as Error) : null;
-      return { childPath, childName, valid, stat };
-    });
-    for (const child of batch) {
-      if (!child.valid) {
-        yield { kind: 'skip', fsPath: child.childPath, name: child.childName, reason: 'name is not valid UTF-8', problem: true };
-        continue;
-      }
-      const st = await child.stat!;
-      if (st instanceof Error) {
-        if (!options.exclude(child.childName)) {
-          yield { kind: 'skip', fsPath: child.childPath, name: child.childName, reason: reasonOf(st), problem: true };
-        }
-        continue;
-      }
-      yield* walkFrom(child.childPath, child.childName, st, rootDev, options);
+  for (const child of children) {
+    const childPath = path.join(fsPath, child.name ?? child.display);
+    const childName = name === '' ? child.display : `${name}/${child.display}`;
+    if (child.name === null) {
+      yield { kind: 'skip', fsPath: childPath, name: childName, reason: 'name is not valid UTF-8', problem: true };
+    } else if (typeof child.stat === 'string') {
+      if (!options.exclude(childName)) yield { kind: 'skip', fsPath: childPath, name: childName, reason: reasonOfCode(child.stat), problem: true };
+    } else {
+      yield* walkFrom(childPath, childName, child.stat, rootDev, options, child.linkTarget);
     }
   }
 }
 
-async function describe(fsPath: string, name: string, stat: BigIntStats): Promise<WalkItem> {
+async function describe(fsPath: string, name: string, stat: FileStat, knownLink?: string | Buffer): Promise<WalkItem> {
   const base = { fsPath, name, stat };
   if (stat.isFile()) return { kind: 'entry', ...base, type: 'file' };
   if (stat.isDirectory()) return { kind: 'entry', ...base, type: 'dir' };
@@ -111,19 +102,25 @@ async function describe(fsPath: string, name: string, stat: BigIntStats): Promis
   if (stat.isCharacterDevice()) return { kind: 'entry', ...base, type: 'chardev' };
   if (stat.isBlockDevice()) return { kind: 'entry', ...base, type: 'blockdev' };
   if (stat.isSymbolicLink()) {
-    try {
-      const raw = await fsp.readlink(fsPath, { encoding: 'buffer' });
-      const target = raw.toString('utf8');
-      if (!Buffer.from(target, 'utf8').equals(raw)) {
-        return { kind: 'skip', fsPath, name, reason: 'symlink target is not valid UTF-8', problem: true };
+    let target = knownLink;
+    if (target === undefined) {
+      try {
+        const raw = await fsp.readlink(fsPath, { encoding: 'buffer' });
+        const text = raw.toString('utf8');
+        target = Buffer.from(text, 'utf8').equals(raw) ? text : raw;
+      } catch (err) {
+        return { kind: 'skip', fsPath, name, reason: reasonOf(err), problem: true };
       }
-      return { kind: 'entry', ...base, type: 'symlink', linkTarget: target };
-    } catch (err) {
-      return { kind: 'skip', fsPath, name, reason: reasonOf(err), problem: true };
     }
+    if (typeof target !== 'string') return { kind: 'skip', fsPath, name, reason: 'symlink target is not valid UTF-8', problem: true };
+    return { kind: 'entry', ...base, type: 'symlink', linkTarget: target };
   }
   if (stat.isSocket()) return { kind: 'skip', fsPath, name, reason: 'socket ignored', problem: false };
   return { kind: 'skip', fsPath, name, reason: 'unknown file type', problem: true };
+}
+
+function reasonOfCode(code: string): string {
+  return code === 'ENOENT' ? 'vanished' : `cannot lstat: ${code}`;
 }
 
 function reasonOf(err: unknown): string {
