@@ -69,6 +69,8 @@ export interface NativeAddon {
   fadvise(fd: number, offset: number, len: number, advice: FadviseAdvice): Promise<void>;
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   statfsType(path: string): Promise<number>;
+  /** Sets a path's mtime to the nanosecond (atime to now); Node's utimes keeps only microseconds. */
+  utimensat(path: string, mtimeSec: number, mtimeNsec: number, nofollow: boolean): void;
   scanDir(path: string): Promise<RawScan>;
   readSmallFiles(paths: string[], maxBytes: number, lease: boolean, paranoid: boolean, recentNs: number): Promise<RawSmallFiles>;
   readonly constants: NativeConstants;

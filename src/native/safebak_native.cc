@@ -16,6 +16,7 @@
 #include <linux/fs.h>  // FICLONE
 #include <sys/ioctl.h>
 #include <sys/mman.h>  // memfd_create, MFD_*
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -467,6 +468,27 @@ Napi::Object Constants(Napi::Env env) {
   return c;
 }
 
+// utimensat(path, mtimeSec, mtimeNsec, nofollow): the exact nanosecond mtime
+// (atime now). Node's utimes family goes through libuv, which keeps only
+// microseconds. Synchronous: it only updates an inode already in cache.
+Napi::Value Utimensat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = ArgString(info, 0, "path");
+  if (!info[1].IsNumber() || !info[2].IsNumber()) ThrowType(env, "mtimeSec and mtimeNsec must be numbers");
+  int64_t sec = info[1].As<Napi::Number>().Int64Value();
+  int64_t nsec = info[2].As<Napi::Number>().Int64Value();
+  if (nsec < 0 || nsec > 999999999) throw Napi::RangeError::New(env, "mtimeNsec must be from 0 to 999999999");
+  bool nofollow = info[3].ToBoolean().Value();
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_NOW;
+  times[1].tv_sec = static_cast<time_t>(sec);
+  times[1].tv_nsec = static_cast<long>(nsec);
+  int64_t r = SYS(utimensat(AT_FDCWD, path.c_str(), times, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+  if (r < 0) throw ErrnoError(env, static_cast<int>(-r), "utimensat", path);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("splice", Napi::Function::New(env, Splice, "splice"));
   exports.Set("tee", Napi::Function::New(env, Tee, "tee"));
@@ -490,6 +512,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("statfsType", Napi::Function::New(env, StatfsType, "statfsType"));
   exports.Set("scanDir", Napi::Function::New(env, safebak::ScanDir, "scanDir"));
   exports.Set("readSmallFiles", Napi::Function::New(env, safebak::ReadSmallFiles, "readSmallFiles"));
+  exports.Set("utimensat", Napi::Function::New(env, Utimensat, "utimensat"));
   exports.Set("constants", Constants(env));
   return exports;
 }
