@@ -9,6 +9,8 @@ export type { FlaggedFile, SourceComparison, VerifyOptions, VerifyProblem, Verif
 export type { SourceVerdict } from './verify/source-check.js';
 export { listArchive } from './list/list-archive.js';
 export type { ListedEntry, ListOptions, ListResult } from './list/list-archive.js';
+export { extractArchive } from './extract/extract-archive.js';
+export type { EntryOutcome, ExtractOptions, ExtractProgress, ExtractResult, Outcome, ResolverMode } from './extract/extract-archive.js';
 export { ExitStatus, SafebakError } from './errors.js';
 export type { SafebakErrorCode } from './errors.js';
 export { defaultConfig, loadConfigFile, validateConfig } from './config/config.js';

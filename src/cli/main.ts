@@ -3,6 +3,7 @@ import { ExitStatus, SafebakError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { createCommand } from './create-command.js';
 import { doctorCommand } from './doctor-command.js';
+import { extractCommand } from './extract-command.js';
 import { say } from './context.js';
 import type { CommandResult } from './context.js';
 import { listCommand } from './list-command.js';
@@ -26,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`safebak: ${text.replace(/^error: /, '')}`) })
     .showSuggestionAfterError(true);
-  for (const command of [createCommand(run), verifyCommand(run), listCommand(run), doctorCommand(run), pruneCommand(run)]) {
+  for (const command of [createCommand(run), verifyCommand(run), listCommand(run), extractCommand(run), doctorCommand(run), pruneCommand(run)]) {
     program.addCommand(command.exitOverride().configureOutput({ outputError: (text, write) => write(`safebak: ${text.replace(/^error: /, '')}`) }));
   }
   const debug = argv.includes('debug') && argv.some((a) => a.startsWith('--log-level'));
