@@ -3,7 +3,6 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CompressStream } from 'zstd-napi';
 import { ioError } from '../errors.js';
@@ -167,19 +166,17 @@ function pipeTargetOf(dest: Writable): { fd: number | null; reason: string } {
 /**
  * Waits until no stream of the chain holds a byte: each Writable's length
  * counts a write until its callback ran, so zero means it reached the fd.
+ * An empty write to the last stream calls back once everything queued
+ * before it is written, so the wait follows the writes instead of a timer.
  */
 async function drainedChain(chain: Writable[]): Promise<void> {
-  for (let spins = 0; ; spins++) {
-    let pending = false;
-    for (const s of chain) {
-      if (s.destroyed) throw s.errored ?? new Error('output closed');
-      const readable = (s as Writable & { readableLength?: number }).readableLength ?? 0;
-      if (s.writableLength > 0 || readable > 0) pending = true;
-    }
-    if (!pending) return;
-    // A fast destination drains within a turn or two; a slow reader gets polled gently.
-    if (spins < 8) await new Promise((resolve) => setImmediate(resolve));
-    else await sleep(Math.min(20, spins - 7));
+  const last = chain[chain.length - 1]!;
+  for (;;) {
+    for (const s of chain) if (s.destroyed) throw s.errored ?? new Error('output closed');
+    const upstream = chain.slice(0, -1).some((s) => s.writableLength > 0 || ((s as Writable & { readableLength?: number }).readableLength ?? 0) > 0);
+    if (!upstream && last.writableLength === 0) return;
+    if (last.writableLength > 0) await new Promise<void>((resolve) => last.write(Buffer.alloc(0), () => resolve()));
+    else await new Promise((resolve) => setImmediate(resolve));
   }
 }
 

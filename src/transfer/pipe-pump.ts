@@ -56,40 +56,52 @@ export interface PumpOptions {
  */
 export async function pumpDirect(srcFd: number, size: number, target: RawEntryTarget, hash: Hash, options: PumpOptions = {}): Promise<PumpResult> {
   const { SPLICE_F_NONBLOCK } = nativeConstants();
-  const p1 = openPrivatePipe();
-  let second: PrivatePipe | null = null;
-  const buf = Buffer.allocUnsafe(p1.capacity);
   const direct = options.direct !== false;
+  // Two private pipes: the disk fills one while the other is sent and hashed.
+  const pipes = [openPrivatePipe()];
+  let second: PrivatePipe | null = null;
   const result: PumpResult = { sent: 0, short: false, grew: false, stopped: false };
+  let next: Fill | null = null;
   try {
+    pipes.push(openPrivatePipe(pipes[0]!.capacity));
+    const buf = Buffer.allocUnsafe(pipes[0]!.capacity);
     const out = await target.raw();
-    if (out.kind === 'file') second = openPrivatePipe(p1.capacity);
+    if (out.kind === 'file') second = openPrivatePipe(pipes[0]!.capacity);
+    else widenOutputPipe(out.fd);
+    const fill = (pipe: PrivatePipe, at: number): Fill => {
+      const want = Math.min(pipe.capacity, direct ? roundUp(size - at) : size - at);
+      return { pipe, at, want, n: splice(srcFd, at, pipe.w, null, want, SPLICE_F_NONBLOCK, options.label) };
+    };
     let pos = 0;
-    while (pos < size) {
-      options.signal?.throwIfAborted();
-      if (options.stop?.()) {
-        result.stopped = true;
-        break;
-      }
-      const remaining = size - pos;
-      const want = Math.min(p1.capacity, direct ? roundUp(remaining) : remaining);
-      const n = await splice(srcFd, pos, p1.w, null, want, SPLICE_F_NONBLOCK, options.label);
+    let turn = 0;
+    next = size > 0 ? fill(pipes[0]!, 0) : null;
+    while (next) {
+      const cur = next;
+      next = null;
+      const n = await cur.n;
+      const remaining = size - cur.at;
       const keep = Math.min(n, remaining);
       if (n > remaining) result.grew = true;
+      // A short count that is not block-aligned is the end of the file: O_DIRECT cannot read on from there.
+      const end = n === 0 || (direct && n < cur.want && n % DIRECT_BLOCK !== 0);
+      options.signal?.throwIfAborted();
+      const stop = options.stop?.() === true;
+      if (stop) result.stopped = true;
+      turn ^= 1;
+      if (!end && !stop && cur.at + keep < size) next = fill(pipes[turn]!, cur.at + keep);
+      if (stop) break;
       let left = keep;
       while (left > 0) {
-        const t = second ? await teeToFile(p1, second, out.fd, left) : await teeToPipe(p1, out.fd, left, options.signal);
-        readExactly(p1.r, buf, t);
+        const t = second ? await teeToFile(cur.pipe, second, out.fd, left) : await teeToPipe(cur.pipe, out.fd, left, options.signal);
+        readExactly(cur.pipe.r, buf, t);
         hash.update(buf.subarray(0, t));
         target.rawWritten(t);
         left -= t;
       }
       // Bytes beyond the promised size (a grown file) never go out.
-      if (n > keep) readExactly(p1.r, buf, n - keep);
-      pos += keep;
+      if (n > keep) readExactly(cur.pipe.r, buf, n - keep);
+      pos = cur.at + keep;
       result.sent = pos;
-      // A short count that is not block-aligned is the end of the file: O_DIRECT cannot read on from there.
-      if (n === 0 || (direct && n < want && n % DIRECT_BLOCK !== 0)) break;
     }
     if (pos < size && !result.stopped) result.short = true;
     if (!result.short && !result.stopped && !result.grew && direct && options.probeGrowth !== false && size % DIRECT_BLOCK === 0) {
@@ -98,8 +110,30 @@ export async function pumpDirect(srcFd: number, size: number, target: RawEntryTa
     }
     return result;
   } finally {
-    p1.close();
+    // A read still in flight writes into a pipe: let it land before the pipe closes.
+    await next?.n.catch(() => 0);
+    for (const p of pipes) p.close();
     second?.close();
+  }
+}
+
+interface Fill {
+  pipe: PrivatePipe;
+  at: number;
+  want: number;
+  n: Promise<number>;
+}
+
+/**
+ * A default 64 KiB output pipe caps every tee at 16 pages and a round trip
+ * to the pool; the writer may grow it (F_SETPIPE_SZ works on either end).
+ * Failure (EPERM past pipe-max-size, EBUSY) leaves it as it was.
+ */
+function widenOutputPipe(fd: number): void {
+  try {
+    if (getPipeSize(fd) < PIPE_BYTES) setPipeSize(fd, PIPE_BYTES);
+  } catch {
+    // Smaller pipe, slower, still correct.
   }
 }
 
