@@ -28,30 +28,49 @@ export type FileStat = Pick<
 
 const S_IFMT = 0o170000n;
 
-/** A FileStat over ten packed fields (dev ino mode nlink uid gid rdev size mtimeNs ctimeNs) of a BigInt64Array. */
+/**
+ * A FileStat over ten packed fields (dev ino mode nlink uid gid rdev size
+ * mtimeNs ctimeNs) of a BigInt64Array, read on demand: a batch of thousands
+ * of stats then costs the garbage collector only the fields actually used.
+ */
 export class PackedStat implements FileStat {
-  readonly dev: bigint;
-  readonly ino: bigint;
-  readonly mode: bigint;
-  readonly nlink: bigint;
-  readonly uid: bigint;
-  readonly gid: bigint;
-  readonly rdev: bigint;
-  readonly size: bigint;
-  readonly mtimeNs: bigint;
-  readonly ctimeNs: bigint;
+  readonly #fields: BigInt64Array;
+  readonly #at: number;
 
   constructor(fields: BigInt64Array, at: number) {
-    this.dev = BigInt.asUintN(64, fields[at]!);
-    this.ino = BigInt.asUintN(64, fields[at + 1]!);
-    this.mode = fields[at + 2]!;
-    this.nlink = fields[at + 3]!;
-    this.uid = fields[at + 4]!;
-    this.gid = fields[at + 5]!;
-    this.rdev = BigInt.asUintN(64, fields[at + 6]!);
-    this.size = fields[at + 7]!;
-    this.mtimeNs = fields[at + 8]!;
-    this.ctimeNs = fields[at + 9]!;
+    this.#fields = fields;
+    this.#at = at;
+  }
+
+  get dev(): bigint {
+    return BigInt.asUintN(64, this.#fields[this.#at]!);
+  }
+  get ino(): bigint {
+    return BigInt.asUintN(64, this.#fields[this.#at + 1]!);
+  }
+  get mode(): bigint {
+    return this.#fields[this.#at + 2]!;
+  }
+  get nlink(): bigint {
+    return this.#fields[this.#at + 3]!;
+  }
+  get uid(): bigint {
+    return this.#fields[this.#at + 4]!;
+  }
+  get gid(): bigint {
+    return this.#fields[this.#at + 5]!;
+  }
+  get rdev(): bigint {
+    return BigInt.asUintN(64, this.#fields[this.#at + 6]!);
+  }
+  get size(): bigint {
+    return this.#fields[this.#at + 7]!;
+  }
+  get mtimeNs(): bigint {
+    return this.#fields[this.#at + 8]!;
+  }
+  get ctimeNs(): bigint {
+    return this.#fields[this.#at + 9]!;
   }
 
   #is(type: bigint): boolean {

@@ -23,6 +23,7 @@ export interface Config {
   memfdSnapshotBytes: number;
   wholeReadBytes: number;
   readAhead: number;
+  readAheadBytes: number;
   segmentEntries: number;
   segmentBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -84,6 +85,7 @@ const schema: Record<keyof ConfigFile, Check> = {
   memfdSnapshotBytes: int(0, 1024 * 1024 * 1024),
   wholeReadBytes: int(0, 64 * 1024 * 1024),
   readAhead: int(1, 4096),
+  readAheadBytes: int(1, 1024 * 1024 * 1024),
   segmentEntries: int(1, 1_000_000),
   segmentBytes: int(1, 2 ** 40),
   logLevel: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),

@@ -84,7 +84,7 @@ export async function readSmallFiles(paths: string[], options: SmallReadOptions)
       error: raw.errors[i],
       notRegular: f[0] === 1,
       tooLarge: f[0] === 2,
-      data: raw.data[i] ?? EMPTY,
+      data: raw.spans[i * 2 + 1] === 0 ? EMPTY : raw.data.subarray(raw.spans[i * 2]!, raw.spans[i * 2]! + raw.spans[i * 2 + 1]!),
       before: new PackedStat(raw.stats, i * STAT_FIELDS * 2),
       after: new PackedStat(raw.stats, i * STAT_FIELDS * 2 + STAT_FIELDS),
       lease: LEASES[f[1]!] ?? 'none',

@@ -86,7 +86,9 @@ export interface RawScan {
 
 /** What the addon's readSmallFiles returns: see src/native/batch.ts, which unpacks it. */
 export interface RawSmallFiles {
-  data: (Buffer | undefined)[];
+  /** Every file's bytes, one after another; `spans` holds (offset, length) per file. */
+  data: Buffer;
+  spans: Float64Array;
   errors: ({ code: string; syscall: string } | undefined)[];
   flags: Int32Array;
   stats: BigInt64Array;

@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { readSmallFiles } from '../native/batch.js';
+import type { SmallFileRead, SmallReadOptions } from '../native/batch.js';
+import { LEASE_BROKEN } from './lease.js';
+import { metadataChanges } from './stability.js';
+import { NotRegularFile } from './copy.js';
+import type { WholeRead } from './copy.js';
+
+/** A small file read by the batch, and whether its lease was refused (the file is hot). */
+export interface BatchedRead {
+  whole: WholeRead;
+  hot: boolean;
+}
+
+/** Most files one native call reads: enough to amortise the pool trip, few enough to start writing soon. */
+const BATCH = 64;
+
+/**
+ * Gathers whole-file reads of small files into batches for the native
+ * readSmallFiles call (one pool trip per batch instead of a dozen awaited fs
+ * calls per file). A batch goes out when it is full or when the current turn
+ * of the event loop has queued all it will. Each read resolves to the copy
+ * strategy's verdict, or null when the file turned out larger than
+ * `maxBytes`; a file that cannot be opened rejects with an errno-coded
+ * error, as fs would.
+ */
+export class SmallFileBatcher {
+  #options: SmallReadOptions;
+  #queue: { path: string; resolve: (r: BatchedRead | null) => void; reject: (e: unknown) => void }[] = [];
+  #scheduled = false;
+
+  constructor(options: SmallReadOptions) {
+    this.#options = options;
+  }
+
+  read(path: string): Promise<BatchedRead | null> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ path, resolve, reject });
+      if (this.#queue.length >= BATCH) this.#flush();
+      else if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#queue.splice(0, BATCH);
+    if (this.#queue.length > 0 && !this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#flush());
+    }
+    if (batch.length === 0) return;
+    readSmallFiles(
+      batch.map((b) => b.path),
+      this.#options,
+    ).then(
+      (reads) => {
+        if (reads === null) throw new Error('native addon unavailable');
+        reads.forEach((read, i) => settle(batch[i]!, read));
+      },
+      (err: unknown) => {
+        for (const b of batch) b.reject(err);
+      },
+    );
+  }
+}
+
+function settle(request: { path: string; resolve: (r: BatchedRead | null) => void; reject: (e: unknown) => void }, read: SmallFileRead): void {
+  if (read.error) {
+    request.reject(Object.assign(new Error(`${read.error.code}: ${read.error.syscall} '${request.path}'`), read.error, { path: request.path }));
+    return;
+  }
+  if (read.notRegular) {
+    request.reject(new NotRegularFile('is no longer a regular file'));
+    return;
+  }
+  if (read.tooLarge) {
+    request.resolve(null);
+    return;
+  }
+  const expected = Number(read.before.size);
+  const got = read.data.length;
+  const reasons: string[] = [];
+  if (got < expected) reasons.push(`shrank while being read (${got} of ${expected} bytes)`);
+  if (got > expected) reasons.push('grew while being read');
+  reasons.push(...metadataChanges(read.before, read.after));
+  if (read.recheck === 'differs') reasons.push('content changed while being read');
+  if (read.lease === 'broken') reasons.push(LEASE_BROKEN);
+  if (read.path === 'vanished') reasons.push('vanished');
+  if (read.path === 'other') reasons.push('path now names another file');
+  const sha256 = createHash('sha256').update(read.data).digest('hex');
+  request.resolve({
+    whole: {
+      data: read.data,
+      result: { strategy: 'copy', size: got, sha256, stat: read.before, reasons: [...new Set(reasons)], vanished: read.path === 'vanished' },
+    },
+    hot: read.lease === 'refused',
+  });
+}
