@@ -1,21 +1,14 @@
 import { SafebakError } from '../errors.js';
 import type { EntryType } from './entry-type.js';
 import { BLOCK, padded } from './tar-header.js';
+import type { TarHeader } from './tar-header.js';
 
 /** One entry as read from a tar stream, pax and GNU long names applied. */
-export interface ParsedEntry {
-  name: string;
+export interface ParsedEntry extends Omit<TarHeader, 'type' | 'devmajor' | 'devminor'> {
   /** `unknown` for typeflags safebak does not write (sparse, multi-volume…). */
   type: EntryType | 'unknown';
   /** The raw typeflag character, for messages about unknown types. */
   typeflag: string;
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtimeSec: number;
-  mtimeNsec: number;
-  linkTarget?: string | undefined;
   devmajor: number;
   devminor: number;
   /** Byte offset of the entry's first header block (its pax header, if any). */

@@ -12,18 +12,9 @@ export interface ListOptions {
   onEntry?: ((entry: ListedEntry) => void) | undefined;
 }
 
-export interface ListedEntry {
+/** An entry as listed: what its header says, and from the manifest, once its segment was read, its status and checksum. */
+export interface ListedEntry extends Omit<ParsedEntry, 'name' | 'typeflag' | 'devmajor' | 'devminor'> {
   path: string;
-  type: ParsedEntry['type'];
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtimeSec: number;
-  mtimeNsec: number;
-  linkTarget?: string | undefined;
-  offset: number;
-  /** From the manifest, once its segment was read: the status and, for files, the checksum. */
   status?: RecordStatus | undefined;
   sha256?: string | undefined;
   reasons?: string[] | undefined;
