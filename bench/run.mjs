@@ -44,7 +44,9 @@ function usage() {
   --only P,...     run only these pairs: ${PAIR_NAMES.join(', ')}
   --json FILE      also write every sample and the summary as JSON to FILE
   --seed N         tree seed (default ${DEFAULT_SEED})
-  --safebak PATH   the safebak executable to measure (default: bin/safebak of this checkout)
+  --safebak PATH   the safebak executable to measure (default: a frozen copy of this checkout's build)
+  --report FILE    print the tables of a saved JSON result again (no runs)
+  --live           measure bin/safebak of this checkout in place, even if dist/ is rebuilt mid-run
   --profile        instead of timing: run safebak create (.tar and .tar.zst) of each TREE once under
                    node --cpu-prof and print the top 25 functions by self time (default tree: small)
 
@@ -52,7 +54,7 @@ environment: SAFEBAK_BENCH_DIR (trees; default bench/trees), SAFEBAK_BENCH_OUT (
 }
 
 function parseArgs(argv) {
-  const opts = { pairs: 5, json: null, seed: DEFAULT_SEED, only: PAIR_NAMES, safebak: path.join(REPO, 'bin', 'safebak'), profile: false, trees: [] };
+  const opts = { pairs: 5, json: null, seed: DEFAULT_SEED, only: PAIR_NAMES, safebak: null, live: false, profile: false, trees: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -64,6 +66,8 @@ function parseArgs(argv) {
     else if (a === '--seed') opts.seed = Number(value());
     else if (a === '--only') opts.only = value().split(',');
     else if (a === '--safebak') opts.safebak = path.resolve(value());
+    else if (a === '--live') opts.live = true;
+    else if (a === '--report') opts.report = path.resolve(value());
     else if (a === '--profile') opts.profile = true;
     else if (a === '-h' || a === '--help') opts.help = true;
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}\n${usage()}`);
@@ -121,6 +125,37 @@ function execText(cmd, args) {
   } catch {
     return '';
   }
+}
+
+/**
+ * A frozen copy of this checkout's build (bin, dist, config, package.json,
+ * binding.gyp, the native addon; node_modules linked), so that a rebuild of
+ * dist/ by someone else during a long run does not mix two builds into one
+ * series. Keyed by the dist hash; reused when it already exists.
+ */
+function snapshotBuild() {
+  const hash = distHash();
+  const dir = path.join(OUT_DIR, 'snapshot', hash);
+  const bin = path.join(dir, 'bin', 'safebak');
+  if (fs.existsSync(path.join(dir, '.complete'))) return { bin, hash, dir };
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  for (const item of ['bin', 'dist', 'config', 'package.json', 'binding.gyp']) {
+    const from = path.join(REPO, item);
+    if (fs.existsSync(from)) fs.cpSync(from, path.join(dir, item), { recursive: true });
+  }
+  for (const config of ['Release', 'Debug']) {
+    const addon = path.join(REPO, 'build', config, 'safebak_native.node');
+    if (fs.existsSync(addon)) {
+      fs.mkdirSync(path.join(dir, 'build', config), { recursive: true });
+      fs.copyFileSync(addon, path.join(dir, 'build', config, 'safebak_native.node'));
+    }
+  }
+  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+  // dist/ may have been rewritten while it was copied: then the copy is not one build.
+  if (distHash() !== hash) throw new Error('dist/ changed while it was being copied; run again');
+  fs.writeFileSync(path.join(dir, '.complete'), '');
+  return { bin, hash, dir };
 }
 
 /** Empties a directory without removing it (outputs of the previous run, safebak's temp files). */
@@ -198,29 +233,40 @@ function walls(runs) {
   return runs.map((r) => r.wall);
 }
 
+// A failed run (any non-zero exit: the trees are static, so even safebak's
+// "finished, some files flagged" is wrong here, and an uncaught exception also
+// exits 1) does not count; its round is run again, up to this many times per series.
+const MAX_FAILED_ROUNDS = 3;
+
 async function runSide(side, prepare) {
   prepare();
   const r = await timed(side.cmd, side.args);
-  // safebak: 1 = finished with flagged files (the archive is sound); anything else non-zero is a failure.
-  if (r.exit !== 0) {
-    const fatal = !(r.exit === 1 && side.cmd === process.execPath);
-    console.log(`    ${fatal ? 'FAILED' : 'warning'}: ${side.label} exited ${r.exit}\n${r.stderrTail.replace(/^/gm, '      ')}`);
-    if (fatal) throw new Error(`${side.label} failed (exit ${r.exit})`);
-  }
+  if (r.exit !== 0) console.log(`    FAILED: ${side.label} exited ${r.exit}\n${r.stderrTail.replace(/^/gm, '      ')}`);
   return r;
+}
+
+/** One round (A then B), repeated while either side fails, until MAX_FAILED_ROUNDS. */
+async function runRound(pair, failures) {
+  for (;;) {
+    const ra = await runSide(pair.a, pair.prepare);
+    const rb = await runSide(pair.b, pair.prepare);
+    if (ra.exit === 0 && rb.exit === 0) return [ra, rb];
+    failures.count++;
+    if (failures.count >= MAX_FAILED_ROUNDS) throw new Error(`${failures.count} rounds failed (last: A exit ${ra.exit}, B exit ${rb.exit})`);
+    console.log('    round discarded; running it again');
+  }
 }
 
 async function runSeries(tree, name, pair, pairs) {
   console.log(`\n[${tree}] ${name}: A = ${pair.a.label}  |  B = ${pair.b.label}`);
   if (pair.setup) await pair.setup();
-  const wa = await runSide(pair.a, pair.prepare);
-  const wb = await runSide(pair.b, pair.prepare);
+  const failures = { count: 0 };
+  const [wa, wb] = await runRound(pair, failures);
   console.log(`  warm-up   A ${seconds(wa.wall).padStart(8)} ${mib(wa.rssKiB).padStart(8)}   B ${seconds(wb.wall).padStart(8)} ${mib(wb.rssKiB).padStart(8)}`);
   const a = [];
   const b = [];
   for (let i = 0; i < pairs; i++) {
-    const ra = await runSide(pair.a, pair.prepare);
-    const rb = await runSide(pair.b, pair.prepare);
+    const [ra, rb] = await runRound(pair, failures);
     a.push(ra);
     b.push(rb);
     console.log(
@@ -233,6 +279,7 @@ async function runSeries(tree, name, pair, pairs) {
     a: { command: [pair.a.cmd, ...pair.a.args].join(' '), wall: a.map((r) => r.wall), rssKiB: a.map((r) => r.rssKiB), exit: a.map((r) => r.exit), warmup: wa.wall },
     b: { command: [pair.b.cmd, ...pair.b.args].join(' '), wall: b.map((r) => r.wall), rssKiB: b.map((r) => r.rssKiB), exit: b.map((r) => r.exit), warmup: wb.wall },
     ratios,
+    failedRounds: failures.count,
     ratio: summarize(ratios),
     aWall: summarize(walls(a)),
     bWall: summarize(walls(b)),
@@ -252,6 +299,12 @@ async function waitUntilSettled(stamp) {
     console.log(`  (tree generated ${ageSeconds.toFixed(0)} s ago: waiting ${wait} s so no file counts as recently changed)`);
     await new Promise((r) => setTimeout(r, wait * 1000));
   }
+}
+
+function writeJson(file, results) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file + '.tmp', JSON.stringify(results, null, 2) + '\n');
+  fs.renameSync(file + '.tmp', file);
 }
 
 function mark(value, target) {
@@ -294,7 +347,7 @@ function report(results, opts) {
   const p = results.provenance;
   lines.push(
     `Measured ${p.date} on ${p.cpus} × ${p.cpuModel}, ${p.memGiB} GiB, Linux ${p.kernel}, Node ${p.node}; commit ${p.commit?.slice(0, 12)}` +
-      `${p.srcDirty ? ' (src/ had uncommitted changes)' : ''}, dist ${p.distHash}; load average before ${results.loadBefore.join(' ')}, after ${results.loadAfter.join(' ')}.`,
+      `${p.srcDirty ? ' (src/ had uncommitted changes)' : ''}, dist ${p.distHash}, measured: ${p.safebak}; load average before ${results.loadBefore.join(' ')}, after ${results.loadAfter.join(' ')}.`,
   );
   return lines.join('\n');
 }
@@ -323,26 +376,45 @@ async function main(argv) {
     console.log(usage());
     return 0;
   }
-  if (!fs.existsSync(TIME)) throw new Error(`${TIME} is missing: peak RSS is read from GNU time (apt-get install -y time)`);
-  if (!fs.existsSync(opts.safebak)) throw new Error(`no safebak at ${opts.safebak}`);
-  if (!fs.existsSync(path.join(REPO, 'dist', 'cli', 'main.js')) && opts.safebak === path.join(REPO, 'bin', 'safebak')) {
-    throw new Error('dist/ is not built: run npx tsc -p tsconfig.json first');
+  if (opts.report) {
+    const saved = JSON.parse(fs.readFileSync(opts.report, 'utf8'));
+    saved.loadAfter ??= ['?'];
+    const only = PAIR_NAMES.filter((p) => Object.values(saved.trees).some((t) => t.pairs[p]));
+    console.log(report(saved, { pairs: saved.pairs, only }));
+    return 0;
   }
+  if (!fs.existsSync(TIME)) throw new Error(`${TIME} is missing: peak RSS is read from GNU time (apt-get install -y time)`);
   const treesDir = DEFAULT_TREES_DIR;
   fs.mkdirSync(OUT_DIR, { recursive: true });
+  let measured;
+  if (opts.safebak) measured = `${opts.safebak} (given with --safebak)`;
+  else {
+    if (!fs.existsSync(path.join(REPO, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is not built: run npx tsc -p tsconfig.json first');
+    if (opts.live) {
+      opts.safebak = path.join(REPO, 'bin', 'safebak');
+      measured = `${opts.safebak} (live checkout)`;
+    } else {
+      const snap = snapshotBuild();
+      opts.safebak = snap.bin;
+      measured = `a frozen copy of dist ${snap.hash} (${path.relative(REPO, snap.dir)})`;
+    }
+  }
+  if (!fs.existsSync(opts.safebak)) throw new Error(`no safebak at ${opts.safebak}`);
   if (opts.profile) {
     await profile(opts, treesDir);
     return 0;
   }
 
-  const results = { provenance: provenance(), seed: opts.seed, pairs: opts.pairs, loadBefore: loadavg(), trees: {}, loadAfter: null };
+  const results = { provenance: { ...provenance(), safebak: measured }, seed: opts.seed, pairs: opts.pairs, loadBefore: loadavg(), trees: {}, loadAfter: null };
   console.log(`safebak bench: trees ${opts.trees.join(', ')}; pairs ${opts.only.join(', ')}; ${opts.pairs} timed pairs each after a warm-up`);
   console.log(`commit ${results.provenance.commit?.slice(0, 12)}${results.provenance.srcDirty ? ' + uncommitted src/' : ''}, dist ${results.provenance.distHash}, node ${process.version}, ${os.cpus().length} CPUs`);
+  const jsonPath = opts.json ?? path.join(OUT_DIR, `bench-${results.provenance.date.replace(/[:.]/g, '-')}.json`);
+  console.log(`measuring ${measured}`);
   console.log(`load average before: ${results.loadBefore.join(' ')}`);
   for (const tree of opts.trees) {
     const stamp = ensureTree(tree, { seed: opts.seed, dir: treesDir, log: (m) => console.log(m) });
     await waitUntilSettled(stamp);
-    const entry = { stats: stamp.stats, distHash: distHash(), commit: git('rev-parse', 'HEAD'), loadBefore: loadavg(), pairs: {}, loadAfter: null };
+    const entry = { stats: stamp.stats, distHash: opts.live ? distHash() : undefined, commit: git('rev-parse', 'HEAD'), loadBefore: loadavg(), pairs: {}, loadAfter: null };
     results.trees[tree] = entry;
     const pairs = pairsFor(tree, opts, treesDir);
     for (const name of opts.only) {
@@ -352,11 +424,13 @@ async function main(argv) {
         entry.pairs[name] = { error: err.message.split('\n')[0] };
         console.log(`  series failed: ${err.message}`);
       }
+      // Written after every series, so an interrupted run keeps what it measured.
+      writeJson(jsonPath, results);
     }
     entry.loadAfter = loadavg();
     // Others may rebuild dist/ while a long run goes on: say so rather than mix two builds silently.
     const distAfter = distHash();
-    if (distAfter !== entry.distHash) {
+    if (opts.live && distAfter !== entry.distHash) {
       entry.distHashAfter = distAfter;
       console.log(`  WARNING: dist/ changed during the ${tree} series (${entry.distHash} -> ${distAfter}): its samples mix two builds`);
     }
@@ -366,9 +440,7 @@ async function main(argv) {
   results.loadAfter = loadavg();
   console.log(`\nload average after: ${results.loadAfter.join(' ')}\n`);
   console.log(report(results, opts));
-  const jsonPath = opts.json ?? path.join(OUT_DIR, `bench-${results.provenance.date.replace(/[:.]/g, '-')}.json`);
-  fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
-  fs.writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
+  writeJson(jsonPath, results);
   console.log(`\nsamples and summary: ${path.relative(process.cwd(), jsonPath) || jsonPath}`);
   const failed = Object.values(results.trees).some((t) => Object.values(t.pairs).some((p) => p.error));
   return failed ? 1 : 0;
