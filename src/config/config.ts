@@ -21,6 +21,8 @@ export interface Config {
   snapshotDir: string | null;
   /** Snapshot private copies up to this size go into a sealed memfd rather than an O_TMPFILE. */
   memfdSnapshotBytes: number;
+  /** From this size `auto` splices to a raw output where O_DIRECT opens; below it copy is faster (bench: transfer strategies). */
+  spliceMinBytes: number;
   wholeReadBytes: number;
   readAhead: number;
   readAheadBytes: number;
@@ -83,6 +85,7 @@ const schema: Record<keyof ConfigFile, Check> = {
   smallFileBytes: int(0, 2 ** 40),
   snapshotDir: pathOrNull,
   memfdSnapshotBytes: int(0, 1024 * 1024 * 1024),
+  spliceMinBytes: int(0, 2 ** 50),
   wholeReadBytes: int(0, 64 * 1024 * 1024),
   readAhead: int(1, 4096),
   readAheadBytes: int(1, 1024 * 1024 * 1024),

@@ -388,6 +388,7 @@ class CreateJob {
       direct,
       reflink,
       smallFileBytes: this.#settings.smallFileBytes,
+      spliceMinBytes: this.#settings.spliceMinBytes,
     });
     this.#log?.debug({ path: item.name, strategy: choice.strategy, reason: choice.reason, attempt }, 'strategy chosen');
     return choice;

@@ -20,6 +20,12 @@ export interface ChoiceInput {
   reflink: boolean;
   /** Below this size `auto` copies (config `smallFileBytes`). */
   smallFileBytes: number;
+  /**
+   * From this size `auto` splices to a raw output (config `spliceMinBytes`):
+   * below it a copy out of the page cache beats O_DIRECT's device reads and
+   * the splice's per-file set-up (pipes, drain of the output stream).
+   */
+  spliceMinBytes: number;
 }
 
 export interface Choice {
@@ -70,6 +76,7 @@ export function chooseStrategy(c: ChoiceInput): Choice {
       : { strategy: 'copy', reason: `no raw output: ${c.rawMissing}` };
   }
   if (c.reflink) return { strategy: 'snapshot', reason: 'large file on a filesystem that clones' };
-  if (c.direct) return { strategy: 'splice', reason: 'large file to a raw output, O_DIRECT opens' };
-  return { strategy: 'copy', reason: 'the filesystem refuses O_DIRECT' };
+  if (!c.direct) return { strategy: 'copy', reason: 'the filesystem refuses O_DIRECT' };
+  if (c.size < c.spliceMinBytes) return { strategy: 'copy', reason: `under ${c.spliceMinBytes} bytes: a copy is faster than a splice` };
+  return { strategy: 'splice', reason: 'large file to a raw output, O_DIRECT opens' };
 }

@@ -13,6 +13,7 @@ const base: ChoiceInput = {
   direct: true,
   reflink: false,
   smallFileBytes: 262_144,
+  spliceMinBytes: 8 * 1024 * 1024,
 };
 const pick = (over: Partial<ChoiceInput>): string => chooseStrategy({ ...base, ...over }).strategy;
 
@@ -21,6 +22,7 @@ describe('chooseStrategy (DESIGN §5)', () => {
     expect(pick({ size: 1000 })).toBe('copy');
     expect(pick({})).toBe('splice');
     expect(pick({ direct: false })).toBe('copy');
+    expect(pick({ size: 1024 * 1024 })).toBe('copy');
   });
   it('auto: snapshot where the filesystem clones and the file is large or hot', () => {
     expect(pick({ reflink: true })).toBe('snapshot');

@@ -52,7 +52,7 @@ describe.skipIf(nativeMissing)('spliced/snapshotted archives while files are rew
     const out = join(dir, `${strategy}.${to === 'pipe' ? 'captured' : 'tar'}`);
     let result: CreateResult;
     try {
-      const options = { sources: ['tree'], cwd: dir, strategy, compress: 'none' as const, retries: 3 };
+      const options = { sources: ['tree'], cwd: dir, strategy, compress: 'none' as const, retries: 3, spliceMinBytes: 1024 * 1024 };
       result = to === 'pipe' ? await createIntoSlowPipe(options, out, 2) : await createArchive({ ...options, output: out });
     } finally {
       for (const w of writers) w.kill();
