@@ -27,11 +27,9 @@ describe('signals to a nightly run', () => {
     it(`${sig} in the middle of a long file read: exit 130 within 2 s, temporary removed, lock released, report written`, async () => {
       const { out, config, report } = bigJob(`sig-${sig}`);
       const run = startCron(['create', '--config', config]);
-      await waitFor('the temporary archive to grow', () => {
-        const t = temporaries(out)[0];
-        return t !== undefined && fs.statSync(path.join(out, t)).size > 0;
-      });
-      await new Promise((r) => setTimeout(r, 300));
+      // The temporary exists once the walk begins; the 32 GiB file keeps the run reading for many seconds after.
+      await waitFor('the temporary archive', () => temporaries(out).length === 1, 60_000);
+      await new Promise((r) => setTimeout(r, 500));
       const sent = Date.now();
       run.child.kill(sig);
       const r = await run.done;
