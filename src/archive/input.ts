@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { DecompressStream } from 'zstd-napi';
+import zstdBinding from 'zstd-napi/binding.js';
 import { SafebakError, ioError } from '../errors.js';
+import { decompressZstdInWorker } from './decompress-worker.js';
 
 export type InputCompression = 'zstd' | 'gzip' | 'none';
 
@@ -26,9 +27,12 @@ const READ_CHUNK = 1024 * 1024;
  */
 export async function openArchiveInput(source: string | Readable, label: string): Promise<ArchiveInput> {
   let raw: Readable;
+  // A stream's length is unknown: it is decoded on this thread.
+  let size = 0;
   if (typeof source === 'string') {
-    const fd = await openForRead(source);
-    raw = fs.createReadStream('', { fd, highWaterMark: READ_CHUNK });
+    const opened = await openForRead(source);
+    size = opened.size;
+    raw = fs.createReadStream('', { fd: opened.fd, highWaterMark: READ_CHUNK });
   } else {
     raw = source;
   }
@@ -55,7 +59,7 @@ export async function openArchiveInput(source: string | Readable, label: string)
   };
   if (head.length >= 4 && head.readUInt32LE(0) === ZSTD_MAGIC) {
     const checksum = head.length >= 5 ? (head[4]! & 0x04) !== 0 : null;
-    return { compression: 'zstd', contentChecksum: checksum, chunks: decompress(rest, new DecompressStream(), 'zstd'), close };
+    return { compression: 'zstd', contentChecksum: checksum, chunks: size >= WORKER_MIN_BYTES ? decompressZstdInWorker(rest) : decompressZstd(rest), close };
   }
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
     return { compression: 'gzip', contentChecksum: true, chunks: decompress(rest, zlib.createGunzip(), 'gzip'), close };
@@ -63,7 +67,7 @@ export async function openArchiveInput(source: string | Readable, label: string)
   return { compression: 'none', contentChecksum: null, chunks: rest, close };
 }
 
-async function openForRead(path: string): Promise<number> {
+async function openForRead(path: string): Promise<{ fd: number; size: number }> {
   return new Promise((resolve, reject) => {
     fs.open(path, 'r', (err, fd) => {
       if (err) reject(ioError(path, err, 'cannot open the archive'));
@@ -72,7 +76,7 @@ async function openForRead(path: string): Promise<number> {
           if (serr) reject(ioError(path, serr));
           else if (st.isDirectory()) {
             fs.close(fd, () => reject(new SafebakError('SAFEBAK_NOT_AN_ARCHIVE', 'is a directory, not an archive', { path })));
-          } else resolve(fd);
+          } else resolve({ fd, size: st.size });
         });
       }
     });
@@ -86,6 +90,44 @@ async function* tagErrors(raw: Readable, label: string): AsyncGenerator<Buffer> 
   } catch (err) {
     throw ioError(label, err, 'cannot read the archive');
   }
+}
+
+/** Below this many compressed bytes a worker thread costs more to start than it saves. */
+const WORKER_MIN_BYTES = 16 * 1024 * 1024;
+/** One step's output: bounded, so memory is too, whatever the compression ratio. */
+const ZSTD_OUT = 128 * 1024;
+
+/**
+ * Decompresses zstd on this thread one bounded output piece at a time, each
+ * produced only when the consumer asks for it. (zstd-napi's DecompressStream
+ * decodes all the output of an input chunk at once, ignoring backpressure: a
+ * 2 GiB run of zeros, a sparse file, became one 2 GiB Buffer.)
+ */
+async function* decompressZstd(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const dctx = new zstdBinding.DCtx();
+  let inFrame = false;
+  for await (const chunk of chunks) {
+    let src: Buffer = chunk;
+    for (;;) {
+      const dst = Buffer.allocUnsafe(ZSTD_OUT);
+      let ret: number;
+      let produced: number;
+      let consumed: number;
+      try {
+        [ret, produced, consumed] = dctx.decompressStream(dst, src);
+      } catch (err) {
+        throw new SafebakError('SAFEBAK_ARCHIVE_CORRUPT', `the zstd compression layer is damaged: ${(err as Error).message}`, { cause: err });
+      }
+      src = src.subarray(consumed);
+      if (produced > 0) yield dst.subarray(0, produced);
+      // Done with this input once it is consumed and the decoder has no output left to flush.
+      if (src.length === 0 && (produced < dst.length || ret === 0)) {
+        inFrame = ret !== 0;
+        break;
+      }
+    }
+  }
+  if (inFrame) throw new SafebakError('SAFEBAK_ARCHIVE_CORRUPT', 'the zstd compression layer is damaged: the stream ends inside a frame');
 }
 
 /** Runs chunks through a decompressor; its errors mean the archive is damaged. */
