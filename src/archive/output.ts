@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { CompressStream } from 'zstd-napi';
 import { ioError } from '../errors.js';
+import { fadvise, loadNative } from '../native/native.js';
 import { fileWriteFailure, streamWriteFailure } from './write-failure.js';
 
 export type Compression = 'zstd' | 'none';
@@ -95,6 +96,8 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
       try {
         await done;
         await fsync(fd);
+        // The read-back must see what the disk holds, not the pages this process just wrote.
+        if (loadNative().addon !== null) await fadvise(fd, 0, 0, 'dontneed', tempPath).catch(() => {});
         await closeFd();
       } catch (err) {
         throw fileWriteFailure(finalPath, err);
