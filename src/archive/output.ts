@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -113,7 +114,12 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
     },
     async abort() {
       head.destroy();
-      file.destroy();
+      // A write still queued on the thread pool must finish before its descriptor is closed (and reused).
+      if (!file.closed) {
+        const closedEvent = once(file, 'close').catch(() => {});
+        file.destroy();
+        await closedEvent;
+      }
       await closeFd().catch(() => {});
       await fsp.rm(tempPath, { force: true }).catch(() => {});
     },
