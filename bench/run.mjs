@@ -18,6 +18,8 @@ import { analyzeProfileDir, formatProfile } from './lib/cpuprofile.mjs';
 const REPO = path.dirname(BENCH_ROOT);
 const OUT_DIR = process.env.SAFEBAK_BENCH_OUT ? path.resolve(process.env.SAFEBAK_BENCH_OUT) : path.join(BENCH_ROOT, 'out');
 const TIME = '/usr/bin/time';
+// Archives being measured; per process, so that two runs sharing OUT_DIR never delete each other's files.
+const WORK_DIR = path.join(OUT_DIR, `work-${process.pid}`);
 const RSS_LIMIT_KIB = 256 * 1024;
 // The recent-change window of safebak's content re-check (config recentSeconds, 5 s) plus margin:
 // a tree younger than this would be re-hashed for being fresh, not measured as a nightly run sees it.
@@ -170,8 +172,9 @@ function emptyDir(dir) {
  * of the process or of any descendant it waited for, in KiB).
  */
 function timed(cmd, args, { cwd = REPO } = {}) {
-  const rssFile = path.join(OUT_DIR, '.rss');
-  const errFile = path.join(OUT_DIR, '.stderr');
+  // Per process: a --profile run may share OUT_DIR with a timing run.
+  const rssFile = path.join(OUT_DIR, `.rss-${process.pid}`);
+  const errFile = path.join(OUT_DIR, `.stderr-${process.pid}`);
   fs.rmSync(rssFile, { force: true });
   const errFd = fs.openSync(errFile, 'w');
   return new Promise((resolve, reject) => {
@@ -198,8 +201,8 @@ function timed(cmd, args, { cwd = REPO } = {}) {
 
 /** The two commands of each pair for one tree; `prepare` runs (untimed) before every run of either side. */
 function pairsFor(tree, opts, treesDir) {
-  const work = path.join(OUT_DIR, 'work');
-  const input = path.join(OUT_DIR, 'verify-input', `${tree}.tar.zst`);
+  const work = WORK_DIR;
+  const input = path.join(OUT_DIR, `verify-input-${process.pid}`, `${tree}.tar.zst`);
   const node = process.execPath;
   const sb = (...args) => ({ cmd: node, args: [opts.safebak, ...args] });
   const clean = () => emptyDir(work);
@@ -359,7 +362,7 @@ async function profile(opts, treesDir) {
     for (const ext of ['tar', 'tar.zst']) {
       const dir = path.join(OUT_DIR, 'profile', `${tree}-${ext.replace('.', '-')}-${stamp}`);
       fs.mkdirSync(dir, { recursive: true });
-      const work = path.join(OUT_DIR, 'work');
+      const work = WORK_DIR;
       emptyDir(work);
       console.log(`\n## CPU profile: safebak create -o ${tree}.${ext} (${dir})`);
       const r = await timed(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, opts.safebak, 'create', '-o', path.join(work, `${tree}.${ext}`), '-C', treesDir, tree]);
@@ -402,6 +405,8 @@ async function main(argv) {
   if (!fs.existsSync(opts.safebak)) throw new Error(`no safebak at ${opts.safebak}`);
   if (opts.profile) {
     await profile(opts, treesDir);
+    fs.rmSync(WORK_DIR, { recursive: true, force: true });
+    for (const f of [`.rss-${process.pid}`, `.stderr-${process.pid}`]) fs.rmSync(path.join(OUT_DIR, f), { force: true });
     return 0;
   }
 
@@ -436,7 +441,9 @@ async function main(argv) {
     }
     console.log(`[${tree}] load average before ${entry.loadBefore.join(' ')}, after ${entry.loadAfter.join(' ')}`);
   }
-  fs.rmSync(path.join(OUT_DIR, 'verify-input'), { recursive: true, force: true });
+  fs.rmSync(path.join(OUT_DIR, `verify-input-${process.pid}`), { recursive: true, force: true });
+  fs.rmSync(WORK_DIR, { recursive: true, force: true });
+  for (const f of [`.rss-${process.pid}`, `.stderr-${process.pid}`]) fs.rmSync(path.join(OUT_DIR, f), { force: true });
   results.loadAfter = loadavg();
   console.log(`\nload average after: ${results.loadAfter.join(' ')}\n`);
   console.log(report(results, opts));
