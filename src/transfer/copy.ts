@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
 import { ioError, SafebakError } from '../errors.js';
 import type { TransferResult } from './transfer-result.js';
+import { checkPath, hashOpenFile } from './recheck.js';
 import { isRecent, metadataChanges, nowNs } from './stability.js';
 import type { FileStat } from '../file-stat.js';
 
@@ -133,7 +134,7 @@ export async function streamFile(fsPath: string, sink: EntrySink, options: CopyO
     let after = await fh.stat({ bigint: true });
     reasons.push(...metadataChanges(stat, after));
     if (reasons.length === 0 && (options.paranoid || isRecent(after, nowNs(), options.recentSeconds))) {
-      if ((await hashRange(fh, size, options.signal)) !== sha256) reasons.push('content changed while being read');
+      if ((await hashOpenFile(fh, size, options.signal)) !== sha256) reasons.push('content changed while being read');
       after = await fh.stat({ bigint: true });
       reasons.push(...metadataChanges(stat, after));
     }
@@ -169,30 +170,6 @@ async function readFully(fh: fsp.FileHandle, buf: Buffer, position: number): Pro
     got += bytesRead;
   }
   return got;
-}
-
-async function hashRange(fh: fsp.FileHandle, size: number, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
-  let pos = 0;
-  while (pos < size) {
-    signal?.throwIfAborted();
-    const n = await readFully(fh, buf.subarray(0, Math.min(buf.length, size - pos)), pos);
-    if (n === 0) break;
-    hash.update(buf.subarray(0, n));
-    pos += n;
-  }
-  return hash.digest('hex');
-}
-
-/** Whether the path still names the inode that was read ('vanished', 'replaced', or null). */
-async function checkPath(fsPath: string, stat: FileStat): Promise<string | null> {
-  try {
-    const now = await fsp.lstat(fsPath, { bigint: true });
-    return now.ino === stat.ino && now.dev === stat.dev ? null : 'path now names another file';
-  } catch {
-    return 'vanished';
-  }
 }
 
 function dedupe(reasons: string[]): string[] {

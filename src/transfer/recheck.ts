@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { allocAligned, preadDirect } from '../native/native.js';
 import type { FileStat } from '../file-stat.js';
 
 const CHUNK = 1024 * 1024;
@@ -33,21 +32,4 @@ export async function checkPath(fsPath: string, stat: FileStat): Promise<string 
   } catch {
     return 'vanished';
   }
-}
-
-/** {@link hashOpenFile} for an O_DIRECT descriptor: aligned buffer, block-multiple requests, short count at the end. */
-export async function hashDirectFile(fd: number, size: number, signal?: AbortSignal, label?: string): Promise<string> {
-  const hash = createHash('sha256');
-  const buf = allocAligned(CHUNK);
-  let pos = 0;
-  while (pos < size) {
-    signal?.throwIfAborted();
-    const want = Math.min(CHUNK, Math.ceil((size - pos) / 4096) * 4096);
-    const n = await preadDirect(fd, buf, want, pos, label);
-    const keep = Math.min(n, size - pos);
-    if (keep > 0) hash.update(buf.subarray(0, keep));
-    pos += keep;
-    if (n === 0 || (n < want && n % 4096 !== 0)) break;
-  }
-  return hash.digest('hex');
 }
