@@ -153,7 +153,7 @@ describe('concurrent writers while create runs', () => {
       }
       if (ROUNDS > 1) console.log(`concurrent writers (${compress}): ${ROUNDS} rounds, ${ok} hot files ok, ${flagged} flagged, ${torn.length} silently torn, ${stalled} faithful copies of a writer's own torn state`);
       expect(torn).toEqual([]);
-    });
+    }, 120_000 + ROUNDS * 60_000);
   }
 
   it('catches mmap and pwrite writers that have been running longer than recentSeconds', async () => {
