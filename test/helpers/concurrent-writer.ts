@@ -41,8 +41,10 @@ export interface RunningWriter {
   stop(): Promise<number>;
   /**
    * Where the writer was off the CPU in the middle of a version for more than
-   * 2 ms: the file then really holds a mix of two versions, stable for that
-   * long, and a copy of it taken then is a faithful copy of a torn file.
+   * 0.25 ms (a 4 KiB write takes microseconds): the file then really holds a
+   * mix of two versions, stable for that long, and a copy of a small file
+   * taken then (read and re-read within that pause) is a faithful copy of a
+   * torn file.
    */
   stalls(): Stall[];
 }
@@ -59,7 +61,7 @@ const NODE_WRITER = `
 const fs = require('node:fs');
 const [kind, p, sizeText, chunkText, pauseText] = process.argv.slice(1);
 const size = Number(sizeText), chunk = Number(chunkText), pause = Number(pauseText);
-const STALL_MS = 2;
+const STALL_MS = 0.25;
 let stopping = false;
 process.on('SIGTERM', () => { stopping = true; });
 const held = kind === 'held' ? fs.openSync(p, 'r+') : null;
@@ -74,7 +76,7 @@ async function main() {
       fs.writeSync(fd, buf, 0, Math.min(chunk, size - off), off);
       const now = performance.now();
       // The file rests half-written while this process is off the CPU: report where and how long.
-      if (now - last > STALL_MS && off + chunk < size) process.stdout.write('stall ' + v + ' ' + (off + chunk) + ' ' + Math.round(now - last) + '\\n');
+      if (now - last > STALL_MS && off + chunk < size) process.stdout.write('stall ' + v + ' ' + (off + chunk) + ' ' + (now - last).toFixed(2) + '\\n');
       last = now;
     }
     if (held === null) fs.closeSync(fd);
@@ -105,8 +107,8 @@ while not stopping:
         n = min(chunk, size - off)
         m[off:off + n] = b[:n]
         now = time.monotonic()
-        if now - last > 0.002 and off + n < size:
-            print('stall', v, off + n, round((now - last) * 1000), flush=True)
+        if now - last > 0.00025 and off + n < size:
+            print('stall', v, off + n, '%.2f' % ((now - last) * 1000), flush=True)
         last = now
     v += 1
     time.sleep(pause)
@@ -146,7 +148,7 @@ export async function startWriter(kind: WriterKind, path: string, size: number, 
       return m ? Number(m[1]) : 0;
     },
     stalls() {
-      return [...out.matchAll(/^stall (\d+) (\d+) (\d+)$/gm)].map((m) => ({ version: Number(m[1]), offset: Number(m[2]), ms: Number(m[3]) }));
+      return [...out.matchAll(/^stall (\d+) (\d+) ([\d.]+)$/gm)].map((m) => ({ version: Number(m[1]), offset: Number(m[2]), ms: Number(m[3]) }));
     },
   };
 }
