@@ -354,7 +354,7 @@ class CreateJob {
     const lease = await this.#leases.acquire(item.fsPath, item.stat);
     let whole: WholeRead | null = null;
     try {
-      whole = await readWhole(item.fsPath, this.#settings.wholeReadBytes, { ...this.#copy, paranoid: this.#copy.paranoid || lease.hot });
+      whole = await readWhole(item.fsPath, this.#settings.wholeReadBytes, { ...this.#copy, paranoid: this.#recheckAll(lease) });
     } finally {
       const broken = await lease.release();
       if (broken !== null && whole) whole.result.reasons.push(broken);
@@ -362,6 +362,17 @@ class CreateJob {
     if (!whole) return null;
     const reason = choice?.reason ?? this.#choose(item, lease.hot, attempt, false, false).reason;
     return { ...whole, strategyReason: reason };
+  }
+
+  /**
+   * Whether this attempt re-reads the file to compare contents whatever its
+   * timestamps say: with --paranoid, for a hot file, and for a file no lease
+   * watches (no addon, not ours, a filesystem without leases). Without a
+   * lease nothing else would see a long-running mmap writer, whose stores to
+   * already-dirty pages move neither mtime nor ctime.
+   */
+  #recheckAll(lease: Lease): boolean {
+    return this.#copy.paranoid || lease.hot || !lease.held;
   }
 
   /** The strategy of one attempt, probing the filesystem only when the choice depends on it. */
@@ -556,7 +567,7 @@ class CreateJob {
       },
       rawWritten: (n) => this.#writer.rawWritten(n),
     };
-    const options = { ...this.#copy, lease, hot: lease.hot, paranoid: this.#copy.paranoid || lease.hot };
+    const options = { ...this.#copy, lease, hot: lease.hot, paranoid: this.#recheckAll(lease) };
     let result: TransferResult;
     let reason = choice.reason;
     if (choice.strategy === 'splice') {

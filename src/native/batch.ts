@@ -64,7 +64,7 @@ export interface SmallReadOptions {
   maxBytes: number;
   /** Take a read lease around each read (files this user owns, or any as root). */
   lease: boolean;
-  /** Re-read every file; otherwise only hot ones and those modified within `recentSeconds`. */
+  /** Re-read every file; otherwise only those no lease watched (hot, not ours) and those modified within `recentSeconds`. */
   paranoid: boolean;
   recentSeconds: number;
 }

@@ -332,8 +332,9 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
     bool moved = f.err == 0 && (f.before.st_size != f.after.st_size || f.before.st_mtim.tv_sec != f.after.st_mtim.tv_sec ||
                                 f.before.st_mtim.tv_nsec != f.after.st_mtim.tv_nsec || f.before.st_ctim.tv_sec != f.after.st_ctim.tv_sec ||
                                 f.before.st_ctim.tv_nsec != f.after.st_ctim.tv_nsec || f.length != want - 1);
-    if (f.err == 0 && !moved && f.lease != kLeaseBroken && (paranoid_ || f.lease == kLeaseRefused || Recent(f.after))) {
-      // Only a second read sees a store to an already-dirty mmap'd page or a write inside one timestamp tick.
+    if (f.err == 0 && !moved && f.lease != kLeaseBroken && (paranoid_ || f.lease != kLeaseHeld || Recent(f.after))) {
+      // Only a second read sees a store to an already-dirty mmap'd page or a write inside one timestamp
+      // tick: it is made for a file that was recently modified, hot, or not watched by a lease.
       char* again = static_cast<char*>(malloc(want));
       ssize_t n = again ? ReadFull(fd, again, want) : -1;
       f.recheck = n == static_cast<ssize_t>(f.length) && memcmp(again, f.data, f.length) == 0 ? kRecheckSame : kRecheckDiffers;
