@@ -30,7 +30,7 @@ import { StrategyUnavailable } from '../transfer/strategy-unavailable.js';
 import { verifyArchive } from '../verify/verify-archive.js';
 import type { VerifyResult } from '../verify/verify-archive.js';
 import { createExcludeMatcher } from '../walk/exclude.js';
-import { walk } from '../walk/walker.js';
+import { walkBatches } from '../walk/walker.js';
 import type { WalkEntry, WalkItem, WalkSkip } from '../walk/walker.js';
 import { orderedPrefetch } from './ordered-prefetch.js';
 import { TOOL } from '../version.js';
@@ -299,25 +299,35 @@ class CreateJob {
   }
 
   async run(): Promise<void> {
-    const items = walk(this.#options.sources, {
-      cwd: this.#options.cwd ?? process.cwd(),
-      exclude: createExcludeMatcher(this.#settings.exclude),
-      oneFileSystem: this.#settings.oneFileSystem,
-      signal: this.#options.signal,
-    });
-    const prepare = (item: WalkItem): { work: Promise<Prepared | null>; bytes: number } | null => {
-      const work = this.#prefetch(item);
-      return work && { work, bytes: item.kind === 'entry' ? Number(item.stat.size) : 0 };
+    const s = this.#settings;
+    // A few batches are read ahead; each holds at most a quarter of readAheadBytes of small files.
+    const ahead = 3;
+    const batches = walkBatches(
+      this.#options.sources,
+      {
+        cwd: this.#options.cwd ?? process.cwd(),
+        exclude: createExcludeMatcher(s.exclude),
+        oneFileSystem: s.oneFileSystem,
+        signal: this.#options.signal,
+      },
+      { items: s.readAhead, bytes: Math.max(1, Math.floor(s.readAheadBytes / (ahead + 1))), smallBytes: s.wholeReadBytes },
+    );
+    const prepare = (items: WalkItem[]): (Promise<Prepared | null> | null)[] => {
+      const prepared = items.map((item) => this.#prefetch(item));
+      this.#batcher?.flush();
+      return prepared;
     };
-    const limits = { depth: this.#settings.readAhead, bytes: this.#settings.readAheadBytes };
-    for await (const { item, prepared } of orderedPrefetch(items, prepare, limits)) {
-      this.#options.signal?.throwIfAborted();
-      if (item.kind === 'skip') this.#skip(item);
-      else if (this.#selfKey !== null && inodeKey(item.stat) === this.#selfKey) {
-        this.#note(item.name, 'is the archive being written; not archived');
-      } else if (item.type === 'file') await this.#archiveFile(item, prepared);
-      else await this.#archiveOther(item);
-      if (this.manifest.due()) await this.#writeSegment(false);
+    for await (const { items, prepared } of orderedPrefetch(batches, prepare, ahead)) {
+      for (let i = 0; i < items.length; i++) {
+        this.#options.signal?.throwIfAborted();
+        const item = items[i]!;
+        if (item.kind === 'skip') this.#skip(item);
+        else if (this.#selfKey !== null && inodeKey(item.stat) === this.#selfKey) {
+          this.#note(item.name, 'is the archive being written; not archived');
+        } else if (item.type === 'file') await this.#archiveFile(item, prepared[i] ?? null);
+        else await this.#archiveOther(item);
+        if (this.manifest.due()) await this.#writeSegment(false);
+      }
     }
     await this.#writeSegment(true);
     await this.#writer.finish();

@@ -1,35 +1,26 @@
-/** An item of the walk with the work started for it ahead of time. */
-export interface Prefetched<T, P> {
-  item: T;
-  prepared: Promise<P> | null;
-}
-
-export interface PrefetchLimits {
-  /** Most items ahead of the one being consumed. */
-  depth: number;
-  /** Most bytes of prepared work ahead: bounds memory whatever the file sizes. */
-  bytes: number;
+/** A batch of walk items with the work started for each of them ahead of time (null: none). */
+export interface PreparedBatch<T, P> {
+  items: T[];
+  prepared: (Promise<P> | null)[];
 }
 
 /**
- * Hands out the items of `source` in their order while items ahead already
- * have their `prepare` work running (within `limits`): reads overlap each
- * other and the writing of earlier entries, but results are consumed in walk
- * order. `prepare` returns null for an item it does not prepare, else the
- * work and its cost in bytes.
+ * Hands out batches of `source` in their order while up to `ahead` batches
+ * after the one being consumed already have their `prepare` work running:
+ * reads overlap each other and the writing of earlier entries, but results
+ * are consumed in walk order. The batches' own limits bound what is held.
  */
 export async function* orderedPrefetch<T, P>(
-  source: AsyncIterable<T>,
-  prepare: (item: T) => { work: Promise<P>; bytes: number } | null,
-  limits: PrefetchLimits,
-): AsyncGenerator<Prefetched<T, P>> {
-  const queue: (Prefetched<T, P> & { bytes: number })[] = [];
+  source: AsyncIterable<T[]>,
+  prepare: (items: T[]) => (Promise<P> | null)[],
+  ahead: number,
+): AsyncGenerator<PreparedBatch<T, P>> {
+  const queue: PreparedBatch<T, P>[] = [];
   const iterator = source[Symbol.asyncIterator]();
   let exhausted = false;
-  let bytesAhead = 0;
   try {
     for (;;) {
-      while (!exhausted && queue.length < limits.depth && (bytesAhead < limits.bytes || queue.length === 0)) {
+      while (!exhausted && queue.length <= ahead) {
         const next = await iterator.next();
         if (next.done) {
           exhausted = true;
@@ -37,14 +28,11 @@ export async function* orderedPrefetch<T, P>(
         }
         const prepared = prepare(next.value);
         // Handled when consumed; this only keeps an early failure from counting as unhandled.
-        prepared?.work.catch(() => {});
-        const bytes = prepared?.bytes ?? 0;
-        bytesAhead += bytes;
-        queue.push({ item: next.value, prepared: prepared?.work ?? null, bytes });
+        for (const p of prepared) p?.catch(() => {});
+        queue.push({ items: next.value, prepared });
       }
       const head = queue.shift();
       if (!head) return;
-      bytesAhead -= head.bytes;
       yield head;
     }
   } finally {

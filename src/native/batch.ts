@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { PackedStat, STAT_FIELDS } from '../file-stat.js';
 import type { FileStat } from '../file-stat.js';
 import { loadNative } from './native.js';
@@ -13,24 +14,45 @@ export interface ScannedEntry {
   linkTarget?: string | Buffer | undefined;
 }
 
+/** errno number → Node's code ('ENOENT'), for the packed errnos the addon returns. */
+const ERRNO_CODES = new Map(Object.entries(os.constants.errno).map(([code, n]) => [n, code]));
+
+function errnoName(n: number): string {
+  return ERRNO_CODES.get(n) ?? `errno ${n}`;
+}
+
 /**
  * Lists a directory, sorted by name bytes, with every entry lstat'ed and
  * every symlink read, in one trip to the libuv pool. Null when the addon is
  * unavailable (the caller walks with fs.promises). Rejects like fs.readdir.
+ * A name or link target that is not valid UTF-8 comes back as a Buffer (of
+ * its lossy decoding: the walk only reports such entries, it cannot name them).
  */
 export async function scanDir(path: string): Promise<ScannedEntry[] | null> {
   const { addon } = loadNative();
   if (addon === null) return null;
   const raw = await addon.scanDir(path);
-  return raw.names.map((name, i) => {
-    const error = raw.errors[i];
-    return {
-      name,
-      error,
-      stat: error === undefined ? new PackedStat(raw.stats, i * STAT_FIELDS) : undefined,
-      linkTarget: raw.links[i],
-    };
-  });
+  if (raw.count === 0) return [];
+  const names = raw.names.split('\0');
+  const out: ScannedEntry[] = new Array(raw.count);
+  let link = 0;
+  for (let i = 0; i < raw.count; i++) {
+    const errno = raw.flags[i * 2]!;
+    const bits = raw.flags[i * 2 + 1]!;
+    const name = bits & 1 ? Buffer.from(names[i]!) : names[i]!;
+    if (errno !== 0) {
+      out[i] = { name, error: errnoName(errno) };
+      continue;
+    }
+    const stat = new PackedStat(raw.stats, i * STAT_FIELDS);
+    let linkTarget: string | Buffer | undefined;
+    if (stat.isSymbolicLink()) {
+      const target = raw.links[link++]!;
+      linkTarget = bits & 2 ? Buffer.from(target) : target;
+    }
+    out[i] = { name, stat, linkTarget };
+  }
+  return out;
 }
 
 export type LeaseOutcome = 'none' | 'held' | 'refused' | 'broken';
@@ -45,6 +67,8 @@ export interface SmallFileRead {
   tooLarge: boolean;
   /** The bytes read: at most size + 1 (one more than the size shows growth). */
   data: Buffer;
+  /** SHA-256 (hex) of exactly `data`, computed on the pool thread that read it. */
+  sha256: string;
   before: FileStat;
   after: FileStat;
   /** The read lease: not taken, held throughout, refused (the file is hot), or broken by a writer. */
@@ -59,6 +83,7 @@ const LEASES: LeaseOutcome[] = ['none', 'held', 'refused', 'broken'];
 const PATHS = ['same', 'vanished', 'other'] as const;
 const RECHECKS = ['none', 'same', 'differs'] as const;
 const EMPTY = Buffer.alloc(0);
+const SYSCALLS = ['open', 'fstat', 'read', 'sha256'];
 
 export interface SmallReadOptions {
   maxBytes: number;
@@ -78,18 +103,24 @@ export async function readSmallFiles(paths: string[], options: SmallReadOptions)
   const { addon } = loadNative();
   if (addon === null) return null;
   const raw = await addon.readSmallFiles(paths, options.maxBytes, options.lease, options.paranoid, Math.round(options.recentSeconds * 1e9));
-  return paths.map((_, i) => {
-    const f = raw.flags.subarray(i * 4, i * 4 + 4);
-    return {
-      error: raw.errors[i],
-      notRegular: f[0] === 1,
-      tooLarge: f[0] === 2,
-      data: raw.spans[i * 2 + 1] === 0 ? EMPTY : raw.data.subarray(raw.spans[i * 2]!, raw.spans[i * 2]! + raw.spans[i * 2 + 1]!),
+  const out: SmallFileRead[] = new Array(paths.length);
+  for (let i = 0; i < paths.length; i++) {
+    const f = i * 6;
+    const flags = raw.flags;
+    const errno = flags[f + 4]!;
+    const length = raw.spans[i * 2 + 1]!;
+    out[i] = {
+      error: errno === 0 ? undefined : { code: errnoName(errno), syscall: SYSCALLS[flags[f + 5]!] ?? 'open' },
+      notRegular: flags[f] === 1,
+      tooLarge: flags[f] === 2,
+      data: length === 0 ? EMPTY : raw.data.subarray(raw.spans[i * 2]!, raw.spans[i * 2]! + length),
+      sha256: raw.digests.toString('hex', i * 32, i * 32 + 32),
       before: new PackedStat(raw.stats, i * STAT_FIELDS * 2),
       after: new PackedStat(raw.stats, i * STAT_FIELDS * 2 + STAT_FIELDS),
-      lease: LEASES[f[1]!] ?? 'none',
-      path: PATHS[f[2]!] ?? 'same',
-      recheck: RECHECKS[f[3]!] ?? 'none',
+      lease: LEASES[flags[f + 1]!] ?? 'none',
+      path: PATHS[flags[f + 2]!] ?? 'same',
+      recheck: RECHECKS[flags[f + 3]!] ?? 'none',
     };
-  });
+  }
+  return out;
 }

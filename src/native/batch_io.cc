@@ -10,7 +10,7 @@
 //                  → for each path: open (O_NOFOLLOW|O_NONBLOCK), fstat, an
 //                    optional read lease, read whole, fstat again, the lease
 //                    re-checked and dropped, an optional content re-read,
-//                    close, lstat the path again. The caller judges the
+//                    close, SHA-256 of the bytes read, lstat the path again. The caller judges the
 //                    stability from the two stats and the flags.
 //
 // Stats come back packed in one BigInt64Array (STAT_FIELDS per stat) so that
@@ -32,12 +32,14 @@
 #include <string>
 #include <vector>
 
+#include <openssl/evp.h>
 #include <uv.h>
 
 namespace safebak {
 namespace {
 
 constexpr int STAT_FIELDS = 10;  // dev ino mode nlink uid gid rdev size mtimeNs ctimeNs
+constexpr int FLAG_FIELDS = 6;
 
 void PackStat(const struct stat& st, int64_t* out) {
   out[0] = static_cast<int64_t>(st.st_dev);
@@ -183,27 +185,34 @@ class ScanDirWorker : public Napi::AsyncWorker {
       deferred_.Reject(e.Value());
       return;
     }
+    // Packed for a cheap crossing: every name in one NUL-joined string, the
+    // per-entry numbers in typed arrays, symlink targets in a dense array in
+    // entry order. (Sparse JS arrays filled element by element from C++ are
+    // slow to read back: a directory of thousands of entries showed it.)
     size_t n = entries_.size();
-    Napi::Array names = Napi::Array::New(env, n);
-    Napi::Array errors = Napi::Array::New(env, n);
-    Napi::Array links = Napi::Array::New(env, n);
+    std::string joined;
+    Napi::Int32Array flags = Napi::Int32Array::New(env, n * 2);  // errno, bits: 1 name not UTF-8, 2 link not UTF-8
     Napi::BigInt64Array stats = Napi::BigInt64Array::New(env, n * STAT_FIELDS);
-    int64_t* out = stats.Data();
+    std::vector<size_t> linked;
     for (size_t i = 0; i < n; i++) {
       const DirEntry& e = entries_[i];
-      // A name that is not valid UTF-8 cannot round-trip through a JS string: hand out its bytes.
-      if (ValidUtf8(e.name)) names.Set(i, Napi::String::New(env, e.name));
-      else names.Set(i, Napi::Buffer<char>::Copy(env, e.name.data(), e.name.size()));
-      if (e.err != 0) errors.Set(i, Napi::String::New(env, ErrName(e.err)));
+      if (i > 0) joined.push_back('\0');
+      joined += e.name;
+      int32_t bits = ValidUtf8(e.name) ? 0 : 1;
       if (e.hasLink) {
-        if (ValidUtf8(e.link)) links.Set(i, Napi::String::New(env, e.link));
-        else links.Set(i, Napi::Buffer<char>::Copy(env, e.link.data(), e.link.size()));
+        linked.push_back(i);
+        if (!ValidUtf8(e.link)) bits |= 2;
       }
-      if (e.err == 0) PackStat(e.st, out + i * STAT_FIELDS);
+      flags.Data()[i * 2] = e.err;
+      flags.Data()[i * 2 + 1] = bits;
+      if (e.err == 0) PackStat(e.st, stats.Data() + i * STAT_FIELDS);
     }
+    Napi::Array links = Napi::Array::New(env, linked.size());
+    for (size_t k = 0; k < linked.size(); k++) links.Set(static_cast<uint32_t>(k), Napi::String::New(env, entries_[linked[k]].link));
     Napi::Object result = Napi::Object::New(env);
-    result.Set("names", names);
-    result.Set("errors", errors);
+    result.Set("count", Napi::Number::New(env, static_cast<double>(n)));
+    result.Set("names", Napi::String::New(env, joined));
+    result.Set("flags", flags);
     result.Set("links", links);
     result.Set("stats", stats);
     deferred_.Resolve(result);
@@ -238,6 +247,7 @@ struct SmallFile {
   int32_t lease = kLeaseNone;
   int32_t pathState = kPathSame;
   int32_t recheck = kRecheckNone;
+  unsigned char sha256[32] = {};
 };
 
 // Reads until `len` bytes or end of file; -1 with errno on a read error.
@@ -342,6 +352,15 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
       fstat(fd, &f.after);
     }
     close(fd);
+    // Hashed here, on the pool thread, over the very bytes handed to JS: small
+    // files' hashing then runs beside the main thread instead of on it.
+    if (f.err == 0) {
+      unsigned int mdlen = 0;
+      if (EVP_Digest(f.data, f.length, f.sha256, &mdlen, EVP_sha256(), nullptr) != 1 || mdlen != 32) {
+        f.err = EIO;
+        f.syscall = "sha256";
+      }
+    }
     struct stat now {};
     if (lstat(f.path.c_str(), &now) < 0) f.pathState = kPathVanished;
     else if (now.st_ino != f.before.st_ino || now.st_dev != f.before.st_dev) f.pathState = kPathOther;
@@ -365,26 +384,24 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
     size_t total = 0;
     for (const SmallFile& f : files_) total += f.err == 0 ? f.length : 0;
     Napi::Buffer<char> data = Napi::Buffer<char>::New(env, total);
+    Napi::Buffer<unsigned char> digests = Napi::Buffer<unsigned char>::New(env, n * 32);
     Napi::Float64Array spans = Napi::Float64Array::New(env, n * 2);
-    Napi::Array errors = Napi::Array::New(env, n);
-    Napi::Int32Array flags = Napi::Int32Array::New(env, n * 4);
+    // Per file: kind (0 read, 1 not regular, 2 too large), lease, path, recheck, errno, syscall (0 open, 1 fstat, 2 read).
+    Napi::Int32Array flags = Napi::Int32Array::New(env, n * FLAG_FIELDS);
     size_t at = 0;
     Napi::BigInt64Array stats = Napi::BigInt64Array::New(env, n * STAT_FIELDS * 2);
     for (size_t i = 0; i < n; i++) {
       SmallFile& f = files_[i];
-      int32_t* fl = flags.Data() + i * 4;
+      int32_t* fl = flags.Data() + i * FLAG_FIELDS;
       fl[0] = f.notRegular ? 1 : f.tooLarge ? 2 : 0;
       fl[1] = f.lease;
       fl[2] = f.pathState;
       fl[3] = f.recheck;
-      if (f.err != 0) {
-        Napi::Object e = Napi::Object::New(env);
-        e.Set("code", Napi::String::New(env, ErrName(f.err)));
-        e.Set("syscall", Napi::String::New(env, f.syscall));
-        errors.Set(i, e);
-      }
+      fl[4] = f.err;
+      fl[5] = strcmp(f.syscall, "fstat") == 0 ? 1 : strcmp(f.syscall, "read") == 0 ? 2 : strcmp(f.syscall, "sha256") == 0 ? 3 : 0;
       size_t len = f.data != nullptr && f.err == 0 ? f.length : 0;
       if (len > 0) memcpy(data.Data() + at, f.data, len);
+      memcpy(digests.Data() + i * 32, f.sha256, 32);
       spans.Data()[i * 2] = static_cast<double>(at);
       spans.Data()[i * 2 + 1] = static_cast<double>(len);
       at += len;
@@ -394,7 +411,7 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
     Napi::Object result = Napi::Object::New(env);
     result.Set("data", data);
     result.Set("spans", spans);
-    result.Set("errors", errors);
+    result.Set("digests", digests);
     result.Set("flags", flags);
     result.Set("stats", stats);
     deferred_.Resolve(result);

@@ -76,11 +76,16 @@ export interface NativeAddon {
   readonly constants: NativeConstants;
 }
 
-/** What the addon's scanDir returns: per entry a name (a Buffer when not UTF-8), an errno code, a link target; stats packed. */
+/**
+ * What the addon's scanDir returns, packed for a cheap crossing: `count`
+ * names joined by NUL, per entry (errno, bits: 1 name not UTF-8, 2 link not
+ * UTF-8) in `flags`, the symlinks' targets in entry order in `links`.
+ */
 export interface RawScan {
-  names: (string | Buffer)[];
-  errors: (string | undefined)[];
-  links: (string | Buffer | undefined)[];
+  count: number;
+  names: string;
+  flags: Int32Array;
+  links: string[];
   stats: BigInt64Array;
 }
 
@@ -89,7 +94,9 @@ export interface RawSmallFiles {
   /** Every file's bytes, one after another; `spans` holds (offset, length) per file. */
   data: Buffer;
   spans: Float64Array;
-  errors: ({ code: string; syscall: string } | undefined)[];
+  /** Per file, 32 bytes: SHA-256 of exactly its bytes in `data`. */
+  digests: Buffer;
+  /** Per file: kind, lease, path, recheck, errno, syscall (see batch_io.cc). */
   flags: Int32Array;
   stats: BigInt64Array;
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readSmallFiles } from '../native/batch.js';
 import type { SmallFileRead, SmallReadOptions } from '../native/batch.js';
 import { LEASE_BROKEN } from './lease.js';
@@ -12,6 +11,12 @@ export interface BatchedRead {
   hot: boolean;
 }
 
+interface Request {
+  path: string;
+  resolve: (r: BatchedRead | null) => void;
+  reject: (e: unknown) => void;
+}
+
 /** Most files one native call reads: enough to amortise the pool trip, few enough to start writing soon. */
 const BATCH = 64;
 
@@ -19,46 +24,47 @@ const BATCH = 64;
  * Gathers whole-file reads of small files into batches for the native
  * readSmallFiles call (one pool trip per batch instead of a dozen awaited fs
  * calls per file). A batch goes out when it is full or when the current turn
- * of the event loop has queued all it will. Each read resolves to the copy
+ * of work has queued all it will (`flush()`). Each read resolves to the copy
  * strategy's verdict, or null when the file turned out larger than
  * `maxBytes`; a file that cannot be opened rejects with an errno-coded
  * error, as fs would.
  */
 export class SmallFileBatcher {
   #options: SmallReadOptions;
-  #queue: { path: string; resolve: (r: BatchedRead | null) => void; reject: (e: unknown) => void }[] = [];
+  #queue: Request[] = [];
   #scheduled = false;
 
   constructor(options: SmallReadOptions) {
     this.#options = options;
   }
 
+  /** Queues a read; it goes out with its batch when the batch is full or at the next {@link flush}. */
   read(path: string): Promise<BatchedRead | null> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ path, resolve, reject });
-      if (this.#queue.length >= BATCH) this.#flush();
+      if (this.#queue.length >= BATCH) this.#send(this.#queue.splice(0, BATCH));
       else if (!this.#scheduled) {
+        // A caller that forgets to flush still gets its reads, one turn of the event loop later.
         this.#scheduled = true;
-        setImmediate(() => this.#flush());
+        setImmediate(() => this.flush());
       }
     });
   }
 
-  #flush(): void {
+  /** Sends what is queued now rather than waiting for a full batch. */
+  flush(): void {
     this.#scheduled = false;
-    const batch = this.#queue.splice(0, BATCH);
-    if (this.#queue.length > 0 && !this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.#flush());
-    }
-    if (batch.length === 0) return;
+    while (this.#queue.length > 0) this.#send(this.#queue.splice(0, BATCH));
+  }
+
+  #send(batch: Request[]): void {
     readSmallFiles(
       batch.map((b) => b.path),
       this.#options,
     ).then(
       (reads) => {
-        if (reads === null) throw new Error('native addon unavailable');
-        reads.forEach((read, i) => settle(batch[i]!, read));
+        if (reads === null) for (const b of batch) b.reject(new Error('native addon unavailable'));
+        else reads.forEach((read, i) => settle(batch[i]!, read));
       },
       (err: unknown) => {
         for (const b of batch) b.reject(err);
@@ -67,7 +73,7 @@ export class SmallFileBatcher {
   }
 }
 
-function settle(request: { path: string; resolve: (r: BatchedRead | null) => void; reject: (e: unknown) => void }, read: SmallFileRead): void {
+function settle(request: Request, read: SmallFileRead): void {
   if (read.error) {
     request.reject(Object.assign(new Error(`${read.error.code}: ${read.error.syscall} '${request.path}'`), read.error, { path: request.path }));
     return;
@@ -90,11 +96,10 @@ function settle(request: { path: string; resolve: (r: BatchedRead | null) => voi
   if (read.lease === 'broken') reasons.push(LEASE_BROKEN);
   if (read.path === 'vanished') reasons.push('vanished');
   if (read.path === 'other') reasons.push('path now names another file');
-  const sha256 = createHash('sha256').update(read.data).digest('hex');
   request.resolve({
     whole: {
       data: read.data,
-      result: { strategy: 'copy', size: got, sha256, stat: read.before, reasons: [...new Set(reasons)], vanished: read.path === 'vanished' },
+      result: { strategy: 'copy', size: got, sha256: read.sha256, stat: read.before, reasons: [...new Set(reasons)], vanished: read.path === 'vanished' },
     },
     hot: read.lease === 'refused',
   });

@@ -39,12 +39,41 @@ export interface WalkOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** Most items in one batch: the walk's async cost is paid per batch and per directory, not per file. */
+const BATCH_ITEMS = 256;
+
+export interface BatchLimits {
+  /** Most items in one batch. */
+  items: number;
+  /** A batch closes once its regular files of at most `smallBytes` sum to this many bytes. */
+  bytes: number;
+  smallBytes: number;
+}
+
 /**
  * Walks the sources in a deterministic order: each source as given, then
  * depth-first with the names of each directory sorted by their bytes. It only
- * hands out work; it opens no file and never follows a symlink.
+ * hands out work; it opens no file and never follows a symlink. Items come in
+ * batches, in walk order, so that a tree of a million small files costs a
+ * few thousand async steps rather than millions; `limits` bounds the small
+ * files' bytes per batch, which bounds what a reader prefetching a few
+ * batches ahead holds.
  */
-export async function* walk(sources: readonly string[], options: WalkOptions): AsyncGenerator<WalkItem> {
+export async function* walkBatches(sources: readonly string[], options: WalkOptions, limits?: BatchLimits): AsyncGenerator<WalkItem[]> {
+  const maxItems = limits?.items ?? BATCH_ITEMS;
+  let batch: WalkItem[] = [];
+  let batchBytes = 0;
+  const add = (item: WalkItem): boolean => {
+    batch.push(item);
+    if (limits && item.kind === 'entry' && item.type === 'file' && item.stat.size <= BigInt(limits.smallBytes)) batchBytes += Number(item.stat.size);
+    return batch.length >= maxItems || (limits !== undefined && batchBytes >= limits.bytes);
+  };
+  const take = (): WalkItem[] => {
+    const out = batch;
+    batch = [];
+    batchBytes = 0;
+    return out;
+  };
   for (const source of sources) {
     const fsPath = path.resolve(options.cwd, source);
     const name = archiveNameOf(source);
@@ -52,46 +81,53 @@ export async function* walk(sources: readonly string[], options: WalkOptions): A
     try {
       stat = await fsp.lstat(fsPath, { bigint: true });
     } catch (err) {
-      yield { kind: 'skip', fsPath, name, reason: reasonOf(err), problem: true };
+      if (add({ kind: 'skip', fsPath, name, reason: reasonOf(err), problem: true })) yield take();
       continue;
     }
-    yield* walkFrom(fsPath, name, stat, stat.dev, options);
-  }
-}
-
-async function* walkFrom(
-  fsPath: string,
-  name: string,
-  stat: FileStat,
-  rootDev: bigint,
-  options: WalkOptions,
-  knownLink?: string | Buffer,
-): AsyncGenerator<WalkItem> {
-  options.signal?.throwIfAborted();
-  if (name !== '' && options.exclude(name)) return;
-  const item = await describe(fsPath, name, stat, knownLink);
-  if (name !== '' || item.kind === 'skip') yield item;
-  if (item.kind !== 'entry' || item.type !== 'dir') return;
-  if (options.oneFileSystem && stat.dev !== rootDev) return;
-
-  let children: Child[];
-  try {
-    children = await listChildren(fsPath);
-  } catch (err) {
-    yield { kind: 'skip', fsPath, name: name + '/', reason: `cannot read directory: ${reasonOf(err)}`, problem: true };
-    return;
-  }
-  for (const child of children) {
-    const childPath = path.join(fsPath, child.name ?? child.display);
-    const childName = name === '' ? child.display : `${name}/${child.display}`;
-    if (child.name === null) {
-      yield { kind: 'skip', fsPath: childPath, name: childName, reason: 'name is not valid UTF-8', problem: true };
-    } else if (typeof child.stat === 'string') {
-      if (!options.exclude(childName)) yield { kind: 'skip', fsPath: childPath, name: childName, reason: reasonOfCode(child.stat), problem: true };
-    } else {
-      yield* walkFrom(childPath, childName, child.stat, rootDev, options, child.linkTarget);
+    // Depth-first with an explicit stack: one frame per open directory.
+    const stack: { fsPath: string; name: string; children: Child[]; next: number }[] = [];
+    const visit = async (p: string, n: string, st: FileStat, link?: string | Buffer): Promise<boolean> => {
+      if (n !== '' && options.exclude(n)) return false;
+      const item = await describe(p, n, st, link);
+      let full = false;
+      if (n !== '' || item.kind === 'skip') full = add(item);
+      if (item.kind !== 'entry' || item.type !== 'dir') return full;
+      if (options.oneFileSystem && st.dev !== stat.dev) return full;
+      try {
+        stack.push({ fsPath: p, name: n, children: await listChildren(p), next: 0 });
+      } catch (err) {
+        full = add({ kind: 'skip', fsPath: p, name: n + '/', reason: `cannot read directory: ${reasonOf(err)}`, problem: true }) || full;
+      }
+      return full;
+    };
+    if (await visit(fsPath, name, stat)) yield take();
+    while (stack.length > 0) {
+      options.signal?.throwIfAborted();
+      const top = stack[stack.length - 1]!;
+      const child = top.children[top.next++];
+      if (child === undefined) {
+        stack.pop();
+        continue;
+      }
+      const childPath = path.join(top.fsPath, child.name ?? child.display);
+      const childName = top.name === '' ? child.display : `${top.name}/${child.display}`;
+      let full: boolean;
+      if (child.name === null) {
+        full = add({ kind: 'skip', fsPath: childPath, name: childName, reason: 'name is not valid UTF-8', problem: true });
+      } else if (typeof child.stat === 'string') {
+        full = !options.exclude(childName) && add({ kind: 'skip', fsPath: childPath, name: childName, reason: reasonOfCode(child.stat), problem: true });
+      } else {
+        full = await visit(childPath, childName, child.stat, child.linkTarget);
+      }
+      if (full) yield take();
     }
   }
+  if (batch.length > 0) yield take();
+}
+
+/** The walk one item at a time: {@link walkBatches} flattened. */
+export async function* walk(sources: readonly string[], options: WalkOptions): AsyncGenerator<WalkItem> {
+  for await (const batch of walkBatches(sources, options)) yield* batch;
 }
 
 async function describe(fsPath: string, name: string, stat: FileStat, knownLink?: string | Buffer): Promise<WalkItem> {
