@@ -26,27 +26,52 @@ const MAX_OCTAL_12 = 0o77777777777;
 /** Bytes a header for `h` takes, pax extension included, rounded to blocks. */
 export function encodeHeader(h: TarHeader): Buffer {
   const pax = paxRecordsFor(h);
-  const ustar = encodeUstar(h);
-  if (pax === null) return ustar;
-  const body = Buffer.from(pax, 'utf8');
-  const paxHeader = encodeUstar(
+  const out = Buffer.alloc(headerLength(pax));
+  writeHeader(h, pax, out, 0);
+  return out;
+}
+
+/**
+ * Writes `h`'s header blocks into `target` at `offset` when they fit in
+ * `room` bytes, and returns how many it wrote, or -1 (writing nothing) when
+ * they do not fit. This is the writer's path: no buffer per entry.
+ */
+export function encodeHeaderInto(h: TarHeader, target: Buffer, offset: number, room: number): number {
+  const pax = paxRecordsFor(h);
+  const length = headerLength(pax);
+  if (length > room) return -1;
+  target.fill(0, offset, offset + length);
+  writeHeader(h, pax, target, offset);
+  return length;
+}
+
+function headerLength(pax: string | null): number {
+  return pax === null ? BLOCK : BLOCK + padded(Buffer.byteLength(pax, 'utf8')) + BLOCK;
+}
+
+/** Writes into a zero-filled region of the right length. */
+function writeHeader(h: TarHeader, pax: string | null, out: Buffer, at: number): void {
+  if (pax === null) {
+    encodeUstar(h, out, at);
+    return;
+  }
+  const bodyLength = out.write(pax, at + BLOCK, 'utf8');
+  encodeUstar(
     {
       name: paxHeaderName(h.name),
       type: 'file',
-      size: body.length,
+      size: bodyLength,
       mode: 0o644,
       uid: 0,
       gid: 0,
       mtimeSec: clampSeconds(h.mtimeSec),
       mtimeNsec: 0,
     },
+    out,
+    at,
     0x78, // 'x'
   );
-  const out = Buffer.alloc(BLOCK + padded(body.length) + BLOCK);
-  paxHeader.copy(out, 0);
-  body.copy(out, BLOCK);
-  ustar.copy(out, BLOCK + padded(body.length));
-  return out;
+  encodeUstar(h, out, at + BLOCK + padded(bodyLength));
 }
 
 /** Rounds a data length up to whole tar blocks. */
@@ -115,8 +140,9 @@ function clampSeconds(sec: number): number {
   return Math.min(Math.max(sec, 0), MAX_OCTAL_12);
 }
 
-function encodeUstar(h: TarHeader, typeflag?: number): Buffer {
-  const buf = Buffer.alloc(BLOCK);
+/** One ustar header block into the zero-filled `out` at `at`. */
+function encodeUstar(h: TarHeader, out: Buffer, at: number, typeflag?: number): void {
+  const buf = out.subarray(at, at + BLOCK);
   const name = h.type === 'dir' && !h.name.endsWith('/') ? h.name + '/' : h.name;
   const split = splitUstarName(name);
   if (split) {
@@ -143,7 +169,6 @@ function encodeUstar(h: TarHeader, typeflag?: number): Buffer {
     writeOctal(buf, 337, 8, h.devminor ?? 0);
   }
   writeChecksum(buf);
-  return buf;
 }
 
 function asciiStandIn(s: string, max: number): string {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { BLOCK, encodeHeader, padded } from './tar-header.js';
+import { BLOCK, encodeHeader, encodeHeaderInto, padded } from './tar-header.js';
 import type { TarHeader } from './tar-header.js';
 
 /** Below this, data is copied into a staging buffer so that small files share writes. */
@@ -33,7 +33,19 @@ export class TarWriter {
   async header(h: TarHeader): Promise<number> {
     const at = this.#offset;
     this.#entryData = 0;
-    await this.#write(encodeHeader(h));
+    // Straight into the staging buffer when it has room: no buffer per entry for the garbage collector.
+    let n = encodeHeaderInto(h, this.#stage, this.#staged, STAGE_BYTES - this.#staged);
+    if (n < 0 && this.#staged > 0) {
+      await this.#flush();
+      n = encodeHeaderInto(h, this.#stage, 0, STAGE_BYTES);
+    }
+    if (n >= 0) {
+      this.#staged += n;
+      this.#offset += n;
+      if (this.#staged === STAGE_BYTES) await this.#flush();
+    } else {
+      await this.#write(encodeHeader(h));
+    }
     return at;
   }
 
