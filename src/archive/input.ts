@@ -3,7 +3,6 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import zstdBinding from 'zstd-napi/binding.js';
 import { SafebakError, ioError } from '../errors.js';
-import { decompressZstdInWorker } from './decompress-worker.js';
 
 export type InputCompression = 'zstd' | 'gzip' | 'none';
 
@@ -27,12 +26,9 @@ const READ_CHUNK = 1024 * 1024;
  */
 export async function openArchiveInput(source: string | Readable, label: string): Promise<ArchiveInput> {
   let raw: Readable;
-  // A stream's length is unknown: it is decoded on this thread.
-  let size = 0;
   if (typeof source === 'string') {
-    const opened = await openForRead(source);
-    size = opened.size;
-    raw = fs.createReadStream('', { fd: opened.fd, highWaterMark: READ_CHUNK });
+    const fd = await openForRead(source);
+    raw = fs.createReadStream('', { fd, highWaterMark: READ_CHUNK });
   } else {
     raw = source;
   }
@@ -59,7 +55,7 @@ export async function openArchiveInput(source: string | Readable, label: string)
   };
   if (head.length >= 4 && head.readUInt32LE(0) === ZSTD_MAGIC) {
     const checksum = head.length >= 5 ? (head[4]! & 0x04) !== 0 : null;
-    return { compression: 'zstd', contentChecksum: checksum, chunks: size >= WORKER_MIN_BYTES ? decompressZstdInWorker(rest) : decompressZstd(rest), close };
+    return { compression: 'zstd', contentChecksum: checksum, chunks: decompressZstd(rest), close };
   }
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
     return { compression: 'gzip', contentChecksum: true, chunks: decompress(rest, zlib.createGunzip(), 'gzip'), close };
@@ -67,7 +63,7 @@ export async function openArchiveInput(source: string | Readable, label: string)
   return { compression: 'none', contentChecksum: null, chunks: rest, close };
 }
 
-async function openForRead(path: string): Promise<{ fd: number; size: number }> {
+async function openForRead(path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     fs.open(path, 'r', (err, fd) => {
       if (err) reject(ioError(path, err, 'cannot open the archive'));
@@ -76,7 +72,7 @@ async function openForRead(path: string): Promise<{ fd: number; size: number }> 
           if (serr) reject(ioError(path, serr));
           else if (st.isDirectory()) {
             fs.close(fd, () => reject(new SafebakError('SAFEBAK_NOT_AN_ARCHIVE', 'is a directory, not an archive', { path })));
-          } else resolve({ fd, size: st.size });
+          } else resolve(fd);
         });
       }
     });
@@ -92,13 +88,11 @@ async function* tagErrors(raw: Readable, label: string): AsyncGenerator<Buffer> 
   }
 }
 
-/** Below this many compressed bytes a worker thread costs more to start than it saves. */
-const WORKER_MIN_BYTES = 16 * 1024 * 1024;
 /** One step's output: bounded, so memory is too, whatever the compression ratio. */
 const ZSTD_OUT = 128 * 1024;
 
 /**
- * Decompresses zstd on this thread one bounded output piece at a time, each
+ * Decompresses zstd one bounded output piece at a time, each
  * produced only when the consumer asks for it. (zstd-napi's DecompressStream
  * decodes all the output of an input chunk at once, ignoring backpressure: a
  * 2 GiB run of zeros, a sparse file, became one 2 GiB Buffer.)
