@@ -393,7 +393,8 @@ class CreateJob {
     const native = this.#nativeMissing === null;
     const wantsReflink = native && s.strategy === 'auto' && (large || hot || attempt > 1);
     const reflink = wantsReflink ? await this.#fs.probeReflink(item.stat.dev, s.snapshotDir ?? dirname(item.fsPath)) : false;
-    const wantsDirect = native && this.#output.raw !== null && (s.strategy === 'splice' || (s.strategy === 'auto' && large));
+    const raw = this.#output.raw;
+    const wantsDirect = native && raw !== null && (s.strategy === 'splice' || (s.strategy === 'auto' && large && raw.kind === 'pipe'));
     const direct = wantsDirect ? await this.#fs.direct(item.stat.dev, item.fsPath) : false;
     return this.#choose(item, hot, attempt, reflink, direct);
   }
@@ -406,6 +407,7 @@ class CreateJob {
       attempt,
       nativeMissing: this.#nativeMissing,
       rawMissing: this.#output.raw === null ? this.#output.rawReason : null,
+      rawKind: this.#output.raw?.kind,
       direct,
       reflink,
       smallFileBytes: this.#settings.smallFileBytes,

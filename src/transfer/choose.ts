@@ -14,6 +14,8 @@ export interface ChoiceInput {
   nativeMissing: string | null;
   /** Why the output takes no raw (splice) writes, or null when it does. */
   rawMissing: string | null;
+  /** What the raw output is, when there is one: `auto` splices only into a pipe. */
+  rawKind?: 'file' | 'pipe' | undefined;
   /** Whether O_DIRECT opens on the file's filesystem. */
   direct: boolean;
   /** Whether the file's filesystem clones (FICLONE). */
@@ -41,7 +43,7 @@ const HOT = 'hot (open for writing elsewhere, lease refused)';
  * that cannot serve the file falls back to copy, and the reason says so;
  * `auto` copies small files and compressed output (unless a reflink is
  * free), snapshots where the filesystem clones and the file is large or hot,
- * splices large files to a raw output where O_DIRECT opens, and copies
+ * splices large files into a raw pipe output where O_DIRECT opens, and copies
  * everywhere else. A retry after a change escalates to a snapshot where
  * that is a clone, else to a copy.
  */
@@ -76,6 +78,10 @@ export function chooseStrategy(c: ChoiceInput): Choice {
       : { strategy: 'copy', reason: `no raw output: ${c.rawMissing}` };
   }
   if (c.reflink) return { strategy: 'snapshot', reason: 'large file on a filesystem that clones' };
+  // Measured (bench, 2 GiB of 256 MiB files): into a pipe splice+tee took 2.1 s against copy's 5.5 s;
+  // into a file copy took 3.2 s warm (4.0-4.7 s cold) against splice's 4.8 s (4.3 s cold): O_DIRECT
+  // always reads the device, and a file output gains nothing from tee.
+  if (c.rawKind === 'file') return { strategy: 'copy', reason: 'to a file output a buffered copy is faster than an O_DIRECT splice' };
   if (!c.direct) return { strategy: 'copy', reason: 'the filesystem refuses O_DIRECT' };
   if (c.size < c.spliceMinBytes) return { strategy: 'copy', reason: `under ${c.spliceMinBytes} bytes: a copy is faster than a splice` };
   return { strategy: 'splice', reason: 'large file to a raw output, O_DIRECT opens' };

@@ -103,15 +103,20 @@ export async function streamFile(fsPath: string, sink: EntrySink, options: CopyO
     const reasons: string[] = [];
     let pos = 0;
     let readError: unknown = null;
+    // One chunk is read ahead (on the thread pool) while the current one is hashed and written.
+    const readAt = (at: number): Promise<{ chunk: Buffer; n: number; err: unknown }> => {
+      const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - at));
+      return readFully(fh, chunk, at).then(
+        (n) => ({ chunk, n, err: null }),
+        (err: unknown) => ({ chunk, n: 0, err }),
+      );
+    };
+    let next = size > 0 ? readAt(0) : null;
     while (pos < size) {
       options.signal?.throwIfAborted();
-      const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
-      let n = 0;
-      try {
-        n = await readFully(fh, chunk, pos);
-      } catch (err) {
-        readError = err;
-      }
+      const { chunk, n, err } = await next!;
+      next = n === chunk.length && pos + n < size ? readAt(pos + n) : null;
+      if (err !== null) readError = err;
       if (n < chunk.length) {
         // The header already promised `size` bytes: keep the tar framing whole with zeros.
         chunk.fill(0, n);

@@ -24,6 +24,12 @@ describe('chooseStrategy (DESIGN §5)', () => {
     expect(pick({ direct: false })).toBe('copy');
     expect(pick({ size: 1024 * 1024 })).toBe('copy');
   });
+  it('auto: into a raw file output copies large files (O_DIRECT reads lose to the page cache there)', () => {
+    expect(pick({ rawKind: 'pipe' })).toBe('splice');
+    expect(pick({ rawKind: 'file' })).toBe('copy');
+    expect(chooseStrategy({ ...base, rawKind: 'file' }).reason).toMatch(/file output/);
+    expect(pick({ rawKind: 'file', reflink: true })).toBe('snapshot');
+  });
   it('auto: snapshot where the filesystem clones and the file is large or hot', () => {
     expect(pick({ reflink: true })).toBe('snapshot');
     expect(pick({ reflink: true, hot: true })).toBe('snapshot');
