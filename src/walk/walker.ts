@@ -81,7 +81,8 @@ export async function* walkBatches(sources: readonly string[], options: WalkOpti
     try {
       stat = await fsp.lstat(fsPath, { bigint: true });
     } catch (err) {
-      if (add({ kind: 'skip', fsPath, name, reason: reasonOf(err), problem: true })) yield take();
+      // A source that is not there was never seen: say so plainly, not 'vanished'.
+      if (add({ kind: 'skip', fsPath, name, reason: `cannot archive: ${describeSystemError(err)}`, problem: true })) yield take();
       continue;
     }
     // Depth-first with an explicit stack: one frame per open directory.

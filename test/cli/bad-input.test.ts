@@ -102,7 +102,7 @@ describe('bad input: exit 2 and one line', () => {
   it('a source that does not exist is a skipped file (exit 1), not a fatal error', async () => {
     const r = await runCli(['create', '-o', 'partial.tar', 'src', 'does-not-exist'], { cwd: work, timeoutMs: 30_000 });
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('does-not-exist');
+    expect(r.stderr).toContain('does-not-exist: cannot archive: no such file or directory');
     expect(fs.existsSync(path.join(work, 'partial.tar'))).toBe(true);
   });
 });
