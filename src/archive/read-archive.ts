@@ -8,6 +8,8 @@ import type { TarParserHandlers } from './tar-parser.js';
 export interface ReadArchiveHandlers extends TarParserHandlers {
   /** Awaited after each input chunk: where a reader does its async work, bounded per chunk. */
   settle?(): Promise<void>;
+  /** Called once the compression layer is known, before any entry: a damaged archive still says what it was. */
+  opened?(compression: InputCompression, contentChecksum: boolean | null): void;
 }
 
 export interface ReadArchiveSummary {
@@ -31,6 +33,7 @@ export async function readArchive(
 ): Promise<ReadArchiveSummary> {
   signal?.throwIfAborted();
   const input = await openArchiveInput(source, label);
+  handlers.opened?.(input.compression, input.contentChecksum);
   const parser = new TarParser(handlers);
   try {
     for await (const chunk of input.chunks) {

@@ -122,6 +122,7 @@ class Verification {
   #verdicts = new Map<string, { seq: number; comparison: SourceComparison }>();
   #corruptPaths = new Set<string>();
   #bytesSeen = 0;
+  #input: { compression: InputCompression; contentChecksum: boolean | null } = { compression: 'none', contentChecksum: null };
 
   constructor(options: VerifyOptions) {
     this.#options = options;
@@ -142,6 +143,9 @@ class Verification {
         else if (cur.segment) cur.segment.push(Buffer.from(chunk));
       },
       entryEnd: () => this.#onEntryEnd(),
+      opened: (compression: InputCompression, contentChecksum: boolean | null) => {
+        this.#input = { compression, contentChecksum };
+      },
       settle: async () => {
         await this.tasks.drain();
         this.#options.onProgress?.({ entries: this.#tarEntries, bytes: this.#bytesSeen });
@@ -285,9 +289,9 @@ class Verification {
     const kind = this.#segments > 0 ? 'safebak' : 'foreign';
     const checksMade = ['tar header checksums', 'entry sizes and archive completeness'];
     const checksNotMade: string[] = [];
-    const compression = summary?.compression ?? 'none';
+    const { compression, contentChecksum } = this.#input;
     if (compression === 'zstd') {
-      if (summary?.contentChecksum) checksMade.push('zstd content checksums');
+      if (contentChecksum) checksMade.push('zstd content checksums');
       else checksNotMade.push('zstd content checksums (the frames carry none)');
     }
     if (compression === 'gzip') checksMade.push('gzip CRC-32');
