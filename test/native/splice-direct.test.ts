@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,19 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { allocAligned, openDirect, pipe2, preadDirect, splice, tee } from '../../src/native/native.js';
 import { nativeMissing } from './native-available.js';
+import { readExactly } from '../helpers/read-fd.js';
 
 const SIZE = 64 * 1024;
-
-function readExactly(fd: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, out, got, length - got, null);
-    if (n === 0) break;
-    got += n;
-  }
-  return out.subarray(0, got);
-}
 
 function overwrite(path: string, byte: string, length: number): void {
   const fd = openSync(path, 'r+');

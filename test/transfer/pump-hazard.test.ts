@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,19 +10,9 @@ import { pipe2, setPipeSize } from '../../src/native/native.js';
 import { pumpDirect } from '../../src/transfer/pipe-pump.js';
 import { openDirectFile } from '../../src/transfer/splice.js';
 import { nativeMissing } from '../native/native-available.js';
+import { readExactly } from '../helpers/read-fd.js';
 
 const SIZE = 256 * 1024 + 100;
-
-function drain(fd: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, out, got, length - got, null);
-    if (n === 0) break;
-    got += n;
-  }
-  return out.subarray(0, got);
-}
 
 describe.skipIf(nativeMissing)("safebak's splice path under the seed's sequence (splice, rewrite the file, then read the pipe)", () => {
   let dir: string;
@@ -53,7 +43,7 @@ describe.skipIf(nativeMissing)("safebak's splice path under the seed's sequence 
         const wfd = openSync(src, 'r+');
         writeSync(wfd, Buffer.alloc(SIZE, 'D'), 0, SIZE, 0);
         closeSync(wfd);
-        const got = kind === 'pipe' ? drain(r, SIZE) : (await (await open(outPath)).readFile());
+        const got = kind === 'pipe' ? readExactly(r, SIZE) : (await (await open(outPath)).readFile());
         expect(got.equals(Buffer.alloc(SIZE, 'A'))).toBe(true);
         expect(hash.digest('hex')).toBe(createHash('sha256').update(got).digest('hex'));
       } finally {
@@ -76,10 +66,10 @@ describe.skipIf(nativeMissing)("safebak's splice path under the seed's sequence 
       const target = { raw: async () => raw, rawWritten: () => {} };
       const grown = await pumpDirect(fh.fd, 8_000, target, createHash('sha256'), {});
       expect(grown).toMatchObject({ sent: 8_000, grew: true, short: false });
-      expect(drain(r, 8_000).length).toBe(8_000);
+      expect(readExactly(r, 8_000).length).toBe(8_000);
       const short = await pumpDirect(fh.fd, 20_000, target, createHash('sha256'), {});
       expect(short).toMatchObject({ sent: 10_000, short: true });
-      expect(drain(r, 10_000).length).toBe(10_000);
+      expect(readExactly(r, 10_000).length).toBe(10_000);
     } finally {
       await fh.close();
       closeSync(r);
