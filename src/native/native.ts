@@ -235,6 +235,20 @@ export function getPipeSize(fd: number): number {
   return callSync(undefined, (a) => a.getPipeSize(fd));
 }
 
+/**
+ * Grows a pipe's buffer to at least `bytes` where the kernel allows it, and
+ * never throws: past pipe-max-size (EPERM), without the addon, or on an fd
+ * that is not a pipe it leaves things as they were (slower, still correct).
+ * A default 64 KiB pipe costs a wake-up of both ends every 16 pages.
+ */
+export function growPipe(fd: number, bytes: number): void {
+  try {
+    if (getPipeSize(fd) < bytes) setPipeSize(fd, bytes);
+  } catch {
+    // As it was.
+  }
+}
+
 /** The largest pipe an unprivileged process may ask for (/proc/sys/fs/pipe-max-size). */
 export function pipeMaxSize(): number {
   return callSync('/proc/sys/fs/pipe-max-size', (a) => a.pipeMaxSize());

@@ -3,7 +3,7 @@ import type { Hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RawOutput } from '../archive/output.js';
 import { SafebakError } from '../errors.js';
-import { allocAligned, errnoCode, getPipeSize, nativeConstants, pipe2, preadDirect, setPipeSize, splice, tee } from '../native/native.js';
+import { allocAligned, errnoCode, getPipeSize, growPipe, nativeConstants, pipe2, preadDirect, setPipeSize, splice, tee } from '../native/native.js';
 
 /** O_DIRECT offsets and lengths must be multiples of the logical block size; 4 KiB covers every disk in use. */
 export const DIRECT_BLOCK = 4096;
@@ -67,7 +67,7 @@ export async function pumpDirect(srcFd: number, size: number, target: RawEntryTa
     const buf = Buffer.allocUnsafe(pipes[0]!.capacity);
     const out = await target.raw();
     if (out.kind === 'file') second = openPrivatePipe(pipes[0]!.capacity);
-    else widenOutputPipe(out.fd);
+    else growPipe(out.fd, PIPE_BYTES);
     const fill = (pipe: PrivatePipe, at: number): Fill => {
       const want = Math.min(pipe.capacity, direct ? roundUp(size - at) : size - at);
       return { pipe, at, want, n: splice(srcFd, at, pipe.w, null, want, SPLICE_F_NONBLOCK, options.label) };
@@ -122,19 +122,6 @@ interface Fill {
   at: number;
   want: number;
   n: Promise<number>;
-}
-
-/**
- * A default 64 KiB output pipe caps every tee at 16 pages and a round trip
- * to the pool; the writer may grow it (F_SETPIPE_SZ works on either end).
- * Failure (EPERM past pipe-max-size, EBUSY) leaves it as it was.
- */
-function widenOutputPipe(fd: number): void {
-  try {
-    if (getPipeSize(fd) < PIPE_BYTES) setPipeSize(fd, PIPE_BYTES);
-  } catch {
-    // Smaller pipe, slower, still correct.
-  }
 }
 
 interface PrivatePipe {
