@@ -1,49 +1,18 @@
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { createArchive } from '../../src/create/create-archive.js';
 import { verifyArchive } from '../../src/verify/verify-archive.js';
 import { nativeMissing } from '../native/native-available.js';
+import { mountXfs } from '../helpers/xfs-mount.js';
 import { createIntoSlowPipe, exited, oneVersion, startRewriter, tarEntries } from './harness.js';
 
-function run(cmd: string, args: string[]): void {
-  execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
+const xfs = await mountXfs(nativeMissing ? 'native addon unavailable' : null);
+if (xfs.mountPoint === null) console.warn(`snapshot-on-xfs tests skipped: ${xfs.reason}`);
 
-// A loop-mounted xfs with reflink=1: a filesystem that clones, whatever the temp dir sits on.
-async function mountXfs(): Promise<{ mnt: string | null; reason: string; cleanup: () => Promise<void> }> {
-  const none = async (): Promise<void> => {};
-  if (nativeMissing) return { mnt: null, reason: 'native addon unavailable', cleanup: none };
-  const work = await mkdtemp(join(tmpdir(), 'safebak-snapxfs-'));
-  const image = join(work, 'xfs.img');
-  const mnt = join(work, 'mnt');
-  let mounted = false;
-  const cleanup = async (): Promise<void> => {
-    if (mounted) run('umount', [mnt]);
-    await rm(work, { recursive: true, force: true });
-  };
-  try {
-    run('truncate', ['-s', '300M', image]);
-    run('mkfs.xfs', ['-q', '-m', 'reflink=1', image]);
-    await mkdir(mnt);
-    run('mount', ['-o', 'loop', image, mnt]);
-    mounted = true;
-    return { mnt, reason: 'mounted', cleanup };
-  } catch (err) {
-    await cleanup();
-    const e = err as { stderr?: Buffer; message?: string };
-    return { mnt: null, reason: `cannot mount an xfs image: ${(e.stderr?.toString().trim() || e.message || String(err)).split('\n')[0]}`, cleanup: none };
-  }
-}
-
-const xfs = await mountXfs();
-if (xfs.mnt === null) console.warn(`snapshot-on-xfs tests skipped: ${xfs.reason}`);
-
-describe.skipIf(xfs.mnt === null)('the snapshot strategy on a filesystem that clones (loop xfs, reflink=1)', () => {
-  const mnt = xfs.mnt ?? '';
+describe.skipIf(xfs.mountPoint === null)('the snapshot strategy on a filesystem that clones (loop xfs, reflink=1)', () => {
+  const mnt = xfs.mountPoint ?? '';
   const out = (name: string): string => join(mnt, '..', name);
 
   afterAll(async () => {
