@@ -13,6 +13,7 @@ export function verifyCommand(run: (result: Promise<CommandResult>) => void): Co
     .description('check an archive: tar headers, compression checksums, and every file against its manifest checksum')
     .argument('<archive>', 'archive file, or - for stdin')
     .option('--against <dir>', 'also compare every archived file with the tree at DIR')
+    .option('--require-manifest', 'an archive without a safebak manifest is damaged (exit 3), not a foreign tar')
     .option('--json', 'print the result as one JSON object')
     .action((archive: string, opts: Record<string, unknown>) => run(runVerify(archive, opts)));
 }
@@ -23,6 +24,7 @@ async function runVerify(archive: string, opts: Record<string, unknown>): Promis
   try {
     const result = await verifyArchive(archive === '-' ? process.stdin : archive, {
       against: typeof opts.against === 'string' ? opts.against : undefined,
+      requireManifest: opts.requireManifest === true,
       signal: interrupt.signal,
       onProgress: (p) => progress.update('verifying', p.entries, p.bytes),
     });

@@ -17,6 +17,12 @@ import { TaskQueue } from './task-queue.js';
 export interface VerifyOptions {
   /** Compare every archived file with the tree at this directory (DESIGN §7). */
   against?: string | undefined;
+  /**
+   * Treat an archive without a safebak manifest as damaged (status 3) rather
+   * than as a foreign tar: for archives safebak wrote, a missing manifest
+   * means it was stripped or lost, and nothing else would notice.
+   */
+  requireManifest?: boolean | undefined;
   signal?: AbortSignal | undefined;
   logger?: Logger | undefined;
   onProgress?: ((progress: VerifyProgress) => void) | undefined;
@@ -310,6 +316,9 @@ class Verification {
       }
     } else {
       checksNotMade.push('per-file checksums (the archive has no safebak manifest)');
+      if (this.#options.requireManifest && !this.truncatedOrCorrupt) {
+        this.problem(undefined, 'the archive has no safebak manifest (required): it was stripped, or safebak did not write it');
+      }
       if (this.#unknownTypes > 0) checksNotMade.push(`${this.#unknownTypes} entries of types safebak does not read (sparse, multi-volume…) were skipped over`);
     }
     if (summary?.trailingGarbage) checksNotMade.push('non-zero bytes after the end-of-archive marker were ignored');
