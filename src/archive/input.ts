@@ -25,14 +25,7 @@ const READ_CHUNK = 1024 * 1024;
  * truncation) as SAFEBAK_ARCHIVE_CORRUPT.
  */
 export async function openArchiveInput(source: string | Readable, label: string): Promise<ArchiveInput> {
-  let raw: Readable;
-  if (typeof source === 'string') {
-    const fd = await openForRead(source);
-    raw = fs.createReadStream('', { fd, highWaterMark: READ_CHUNK });
-  } else {
-    raw = source;
-  }
-  const sourceChunks = tagErrors(raw, label);
+  const sourceChunks = typeof source === 'string' ? readReusing(await openForRead(source), label) : tagErrors(source, label);
   const iterator = sourceChunks[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   let ended = false;
@@ -51,7 +44,9 @@ export async function openArchiveInput(source: string | Readable, label: string)
     }
   })();
   const close = (): void => {
-    raw.destroy();
+    if (typeof source !== 'string') source.destroy();
+    // Runs the reader's finally (closing the descriptor) once it is not mid-read.
+    void iterator.return?.(undefined);
   };
   if (head.length >= 4 && head.readUInt32LE(0) === ZSTD_MAGIC) {
     const checksum = head.length >= 5 ? (head[4]! & 0x04) !== 0 : null;
@@ -79,6 +74,30 @@ async function openForRead(path: string): Promise<number> {
   });
 }
 
+/**
+ * Reads a file through one reused buffer: a chunk is valid only until the
+ * next is asked for, and every reader of archives parses or copies a chunk
+ * before that. A fresh 1 MiB buffer per read cost more in the kernel
+ * (faulting in and zeroing new pages) than the read itself.
+ */
+async function* readReusing(fd: number, label: string): AsyncGenerator<Buffer> {
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = await new Promise<number>((resolve, reject) => fs.read(fd, buf, 0, buf.length, null, (err, got) => (err ? reject(err) : resolve(got))));
+      } catch (err) {
+        throw ioError(label, err, 'cannot read the archive');
+      }
+      if (n === 0) return;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    fs.close(fd, () => {});
+  }
+}
+
 /** Read errors of the source are I/O errors naming the archive. */
 async function* tagErrors(raw: Readable, label: string): AsyncGenerator<Buffer> {
   try {
@@ -100,10 +119,11 @@ const ZSTD_OUT = 128 * 1024;
 async function* decompressZstd(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const dctx = new zstdBinding.DCtx();
   let inFrame = false;
+  // Reused: the consumer is done with one piece before it asks for the next.
+  const dst = Buffer.allocUnsafe(ZSTD_OUT);
   for await (const chunk of chunks) {
     let src: Buffer = chunk;
     for (;;) {
-      const dst = Buffer.allocUnsafe(ZSTD_OUT);
       let ret: number;
       let produced: number;
       let consumed: number;
@@ -132,7 +152,8 @@ async function* decompress(chunks: AsyncIterable<Buffer>, transform: NodeJS.Read
       for await (const chunk of chunks) {
         if (transform.destroyed) return;
         // A decompressor that fails is destroyed and never drains: 'close' must end the wait too.
-        if (!transform.write(chunk)) await drainedOrClosed(transform);
+        // zlib works on its thread pool and may hold the chunk after write() returns: give it a copy.
+        if (!transform.write(Buffer.from(chunk))) await drainedOrClosed(transform);
       }
       transform.end();
     } catch (err) {
