@@ -189,7 +189,8 @@ function writeBase256(buf: Buffer, off: number, len: number, value: number): voi
   buf[off] = 0x80;
 }
 
-function writeChecksum(buf: Buffer): void {
+/** Fills in a header block's checksum field (the other 504 bytes as they stand). */
+export function writeChecksum(buf: Buffer): void {
   buf.fill(0x20, 148, 156);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += buf[i]!;

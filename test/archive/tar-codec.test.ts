@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BLOCK, encodeHeader, formatPaxTime, padded } from '../../src/archive/tar-header.js';
+import { BLOCK, encodeHeader, formatPaxTime, padded, writeChecksum } from '../../src/archive/tar-header.js';
 import type { TarHeader } from '../../src/archive/tar-header.js';
 import { TarParser } from '../../src/archive/tar-parser.js';
 import type { ParsedEntry } from '../../src/archive/tar-parser.js';
@@ -93,7 +93,7 @@ describe('tar header encoding round-trips through the parser', () => {
     h[124] = 0x80;
     h.fill(0, 125, 136);
     h.writeUIntBE(2 ** 40, 130, 6);
-    rechecksum(h);
+    writeChecksum(h);
     const seen: ParsedEntry[] = [];
     new TarParser({ entry: (e) => seen.push(e), data: () => {}, entryEnd: () => {} }).push(h);
     expect(seen[0]!.size).toBe(2 ** 40);
@@ -252,12 +252,3 @@ describe('header bytes match GNU tar for the same metadata', () => {
     expect(paxOf(ours)).toBe(paxOf(gnu));
   });
 });
-
-function rechecksum(h: Buffer): void {
-  h.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += h[i]!;
-  h.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
-  h[154] = 0;
-  h[155] = 0x20;
-}
