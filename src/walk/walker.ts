@@ -61,11 +61,12 @@ export interface BatchLimits {
  */
 export async function* walkBatches(sources: readonly string[], options: WalkOptions, limits?: BatchLimits): AsyncGenerator<WalkItem[]> {
   const maxItems = limits?.items ?? BATCH_ITEMS;
+  const smallBytes = BigInt(limits?.smallBytes ?? 0);
   let batch: WalkItem[] = [];
   let batchBytes = 0;
   const add = (item: WalkItem): boolean => {
     batch.push(item);
-    if (limits && item.kind === 'entry' && item.type === 'file' && item.stat.size <= BigInt(limits.smallBytes)) batchBytes += Number(item.stat.size);
+    if (limits && item.kind === 'entry' && item.type === 'file' && item.stat.size <= smallBytes) batchBytes += Number(item.stat.size);
     return batch.length >= maxItems || (limits !== undefined && batchBytes >= limits.bytes);
   };
   const take = (): WalkItem[] => {
