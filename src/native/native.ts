@@ -67,6 +67,7 @@ export interface NativeAddon {
   addSeals(fd: number, seals: number): void;
   getSeals(fd: number): number;
   fadvise(fd: number, offset: number, len: number, advice: FadviseAdvice): Promise<void>;
+  startWriteback(fd: number, offset: number, len: number): Promise<void>;
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   statfsType(path: string): Promise<number>;
   /** Sets a path's mtime to the nanosecond (atime to now); Node's utimes keeps only microseconds. */
@@ -365,6 +366,11 @@ export function getSeals(fd: number): number {
 /** posix_fadvise over [offset, offset + len); len 0 means to the end of the file. */
 export function fadvise(fd: number, offset: number, len: number, advice: FadviseAdvice, path?: string): Promise<void> {
   return call(path, (a) => a.fadvise(fd, offset, len, advice));
+}
+
+/** Starts writeback of [offset, offset + len) (sync_file_range WRITE) and resolves without waiting for the disk. */
+export function startWriteback(fd: number, offset: number, len: number, path?: string): Promise<void> {
+  return call(path, (a) => a.startWriteback(fd, offset, len));
 }
 
 /**

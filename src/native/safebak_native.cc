@@ -399,6 +399,20 @@ Napi::Value Fadvise(const Napi::CallbackInfo& info) {
   return w->Start();
 }
 
+// Starts writeback of [offset, offset + len) without waiting for it: the
+// archive's pages go to the disk while the rest is still being made, so the
+// final fsync and the read-back find little left to write.
+Napi::Value StartWriteback(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0, "fd");
+  int64_t offset = ArgUint(info, 1, "offset");
+  int64_t len = ArgUint(info, 2, "len");
+  auto* w = new SyscallWorker(env, "sync_file_range", "", [=](std::string&) -> int64_t {
+    return SYS(sync_file_range(fd, offset, len, SYNC_FILE_RANGE_WRITE));
+  }, [](Napi::Env e, int64_t) { return e.Undefined(); });
+  return w->Start();
+}
+
 // Synchronous: the callers resolve names beneath a directory they already
 // hold open, on local filesystems, to refuse escapes; O_CLOEXEC is forced so
 // no descriptor leaks into a child.
@@ -508,6 +522,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addSeals", Napi::Function::New(env, AddSeals, "addSeals"));
   exports.Set("getSeals", Napi::Function::New(env, GetSeals, "getSeals"));
   exports.Set("fadvise", Napi::Function::New(env, Fadvise, "fadvise"));
+  exports.Set("startWriteback", Napi::Function::New(env, StartWriteback, "startWriteback"));
   exports.Set("openat2", Napi::Function::New(env, Openat2, "openat2"));
   exports.Set("statfsType", Napi::Function::New(env, StatfsType, "statfsType"));
   exports.Set("scanDir", Napi::Function::New(env, safebak::ScanDir, "scanDir"));

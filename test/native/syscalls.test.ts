@@ -25,6 +25,7 @@ import {
   pipe2,
   pipeMaxSize,
   setPipeSize,
+  startWriteback,
   statfsType,
 } from '../../src/native/native.js';
 import { nativeMissing } from './native-available.js';
@@ -92,6 +93,14 @@ describe.skipIf(nativeMissing)('native syscalls', () => {
     for (const advice of ['sequential', 'willneed', 'noreuse', 'dontneed'] as const) {
       await expect(fadvise(fd, 0, 0, advice, path)).resolves.toBeUndefined();
     }
+  });
+
+  it('startWriteback writes dirty pages back without waiting, and names a bad descriptor', async () => {
+    const path = join(dir, 'written-back');
+    const fd = track(openSync(path, 'w'));
+    writeSync(fd, Buffer.alloc(1024 * 1024, 'b'));
+    await expect(startWriteback(fd, 0, 1024 * 1024, path)).resolves.toBeUndefined();
+    await expect(startWriteback(1_000_000, 0, 4096, path)).rejects.toMatchObject({ code: 'SAFEBAK_NATIVE', message: expect.stringContaining('sync_file_range') });
   });
 
   describe('openat2', () => {
