@@ -3,8 +3,12 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import zstdBinding from 'zstd-napi/binding.js';
 import { SafebakError, ioError } from '../errors.js';
+import { FollowedFile } from './followed-file.js';
 
 export type InputCompression = 'zstd' | 'gzip' | 'none';
+
+/** An archive by path, as a stream, or a file still being written (create's read-back). */
+export type ArchiveSource = string | Readable | FollowedFile;
 
 /** The uncompressed tar stream of an archive, with what the compression layer told. */
 export interface ArchiveInput {
@@ -24,8 +28,13 @@ const READ_CHUNK = 1024 * 1024;
  * SAFEBAK_IO; errors of the compression layer (bad checksum, garbage,
  * truncation) as SAFEBAK_ARCHIVE_CORRUPT.
  */
-export async function openArchiveInput(source: string | Readable, label: string): Promise<ArchiveInput> {
-  const sourceChunks = typeof source === 'string' ? readReusing(await openForRead(source), label) : tagErrors(source, label);
+export async function openArchiveInput(source: ArchiveSource, label: string): Promise<ArchiveInput> {
+  const sourceChunks =
+    typeof source === 'string'
+      ? readReusing(await openForRead(source), label)
+      : source instanceof FollowedFile
+        ? source.chunks()
+        : tagErrors(source, label);
   const iterator = sourceChunks[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   let ended = false;
@@ -44,7 +53,7 @@ export async function openArchiveInput(source: string | Readable, label: string)
     }
   })();
   const close = (): void => {
-    if (typeof source !== 'string') source.destroy();
+    if (typeof source !== 'string' && !(source instanceof FollowedFile)) source.destroy();
     // Runs the reader's finally (closing the descriptor) once it is not mid-read.
     void iterator.return?.(undefined);
   };

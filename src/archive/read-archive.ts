@@ -1,7 +1,6 @@
-import type { Readable } from 'node:stream';
 import { SafebakError } from '../errors.js';
 import { openArchiveInput } from './input.js';
-import type { InputCompression } from './input.js';
+import type { ArchiveSource, InputCompression } from './input.js';
 import { TarParser } from './tar-parser.js';
 import type { TarParserHandlers } from './tar-parser.js';
 
@@ -26,7 +25,7 @@ export interface ReadArchiveSummary {
  * SAFEBAK_ARCHIVE_TRUNCATED or SAFEBAK_IO; honours `signal` between chunks.
  */
 export async function readArchive(
-  source: string | Readable,
+  source: ArchiveSource,
   label: string,
   handlers: ReadArchiveHandlers,
   signal?: AbortSignal,

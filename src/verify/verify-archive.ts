@@ -6,7 +6,8 @@ import { formatManifestTime, SEGMENT_NAME } from '../archive/manifest.js';
 import type { EntryRecord, FooterRecord, HeaderRecord, ManifestRecord } from '../archive/manifest.js';
 import { readArchive } from '../archive/read-archive.js';
 import type { ReadArchiveSummary } from '../archive/read-archive.js';
-import type { InputCompression } from '../archive/input.js';
+import type { ArchiveSource, InputCompression } from '../archive/input.js';
+import type { FollowedFile } from '../archive/followed-file.js';
 import type { ParsedEntry } from '../archive/tar-parser.js';
 import { ExitStatus, SafebakError } from '../errors.js';
 import { MAX_SEGMENT_BYTES, parseSegment } from './manifest-reader.js';
@@ -92,7 +93,15 @@ interface PendingEntry {
  * archive at all (SAFEBAK_IO, SAFEBAK_NOT_AN_ARCHIVE: exit 2).
  */
 export async function verifyArchive(source: string | Readable, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const label = typeof source === 'string' ? source : '-';
+  return verifySource(source, typeof source === 'string' ? source : '-', options);
+}
+
+/** {@link verifyArchive} of an archive still being written: create's read-back, overlapped with the writing. */
+export async function verifyFollowedFile(file: FollowedFile, options: VerifyOptions = {}): Promise<VerifyResult> {
+  return verifySource(file, file.path, options);
+}
+
+async function verifySource(source: ArchiveSource, label: string, options: VerifyOptions): Promise<VerifyResult> {
   const state = new Verification(options);
   let summary: ReadArchiveSummary | null = null;
   try {
