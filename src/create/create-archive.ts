@@ -27,7 +27,7 @@ import { snapshotFile } from '../transfer/snapshot.js';
 import { spliceFile } from '../transfer/splice.js';
 import type { RawEntrySink } from '../transfer/splice.js';
 import { StrategyUnavailable } from '../transfer/strategy-unavailable.js';
-import { verifyArchive } from '../verify/verify-archive.js';
+import { ReadBack } from './read-back.js';
 import type { VerifyResult } from '../verify/verify-archive.js';
 import { createExcludeMatcher } from '../walk/exclude.js';
 import { walkBatches } from '../walk/walker.js';
@@ -112,22 +112,27 @@ export async function createArchive(options: CreateOptions): Promise<CreateResul
     output.stream.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
   };
   signal?.addEventListener('abort', onAbort, { once: true });
+  let readBack: ReadBack | null = null;
   try {
     const selfKey = output.tempPath ? inodeKey(await fsp.stat(output.tempPath, { bigint: true })) : null;
     const job = new CreateJob(options, settings, output, selfKey, log);
+    if (output.tempPath !== null && settings.verify) {
+      readBack = await ReadBack.start(output.tempPath, {
+        signal,
+        onProgress: (p) => options.onProgress?.({ phase: 'verify', files: p.entries, bytes: p.bytes }),
+      });
+    }
     await job.run();
     signal?.throwIfAborted();
     await output.finish();
     let verification: CreateResult['verification'];
     if (output.tempPath === null) {
       verification = { performed: false, reason: 'the archive went to a stream; check the stored copy with `safebak verify`' };
-    } else if (!settings.verify) {
+    } else if (readBack === null) {
       verification = { performed: false, reason: 'read-back verification was turned off (--no-verify)' };
     } else {
-      const result = await verifyArchive(output.tempPath, {
-        signal,
-        onProgress: (p) => options.onProgress?.({ phase: 'verify', files: p.entries, bytes: p.bytes }),
-      });
+      const result = await readBack.finish();
+      log?.debug({ mode: readBack.mode }, 'read-back verification');
       job.checkReadBack(result);
       verification = { performed: true, result };
     }
@@ -135,6 +140,7 @@ export async function createArchive(options: CreateOptions): Promise<CreateResul
     log?.info({ output: options.output, totals: job.manifest.totals }, 'archive complete');
     return job.result(verification, compression, typeof options.output === 'string' ? options.output : null, Date.now() - started);
   } catch (err) {
+    await readBack?.cancel();
     await output.abort();
     if (signal?.aborted) throw signal.reason;
     throw explainOutputFailure(err, typeof options.output === 'string' ? options.output : null);
