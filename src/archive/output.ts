@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { CompressStream } from 'zstd-napi';
 import { ioError } from '../errors.js';
@@ -26,6 +26,12 @@ export interface OutputOptions {
  */
 export interface ArchiveOutput {
   stream: Writable;
+  /**
+   * Whether `stream` is done with a chunk's memory once the chunk's write
+   * callback ran, so that its buffer may be reused: true for our own file
+   * stream and compressor, false where a host's stream may still hold it.
+   */
+  releasesOnCallback: boolean;
   /** The file being written under a temporary name, or null for a stream. */
   tempPath: string | null;
   finish(): Promise<void>;
@@ -78,10 +84,13 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
     throw ioError(finalPath, err, 'cannot create the archive');
   }
   const file = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: 1024 * 1024 });
-  const head = options.compression === 'zstd' ? compressor(options) : new PassThrough({ highWaterMark: 1024 * 1024 });
+  // Uncompressed, the tar stream goes straight into the file stream: its write callbacks then mean the bytes are in the file.
+  const head = options.compression === 'zstd' ? compressor(options) : file;
   // The first write error (ENOSPC, EIO) is what the run ends with: one line naming the file system.
-  file.once('error', (err) => head.destroy(fileWriteFailure(finalPath, err)));
-  const done = pipeline(head as unknown as NodeJS.ReadableStream, file);
+  file.once('error', (err) => {
+    if (head !== file) head.destroy(fileWriteFailure(finalPath, err));
+  });
+  const done = head === file ? finished(file) : pipeline(head as unknown as NodeJS.ReadableStream, file);
   done.catch(() => {});
   let closed = false;
   const closeFd = async (): Promise<void> => {
@@ -91,8 +100,9 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
   };
   return {
     stream: head,
+    releasesOnCallback: true,
     tempPath,
-    raw: options.compression === 'none' ? { fd, kind: 'file', drained: () => drainedChain([head, file]) } : null,
+    raw: options.compression === 'none' ? { fd, kind: 'file', drained: () => drainedChain([file]) } : null,
     rawReason: options.compression === 'none' ? '' : COMPRESSED,
     async finish() {
       head.end();
@@ -141,6 +151,8 @@ export function openStreamOutput(dest: Writable, options: OutputOptions): Archiv
   const target = options.compression === 'none' ? pipe : { fd: null, reason: COMPRESSED };
   return {
     stream: head,
+    // A host's stream (or the PassThrough in front of it) may hold a chunk after its callback; zstd consumes it at once.
+    releasesOnCallback: options.compression === 'zstd',
     tempPath: null,
     raw: target.fd === null ? null : { fd: target.fd, kind: 'pipe', drained: () => drainedChain([head, dest]) },
     rawReason: target.reason,

@@ -2,26 +2,37 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { BLOCK, encodeHeader, encodeHeaderInto, padded } from './tar-header.js';
 import type { TarHeader } from './tar-header.js';
+import { BufferPool } from '../buffer-pool.js';
 
 /** Below this, data is copied into a staging buffer so that small files share writes. */
 const DIRECT_WRITE_MIN = 64 * 1024;
 const STAGE_BYTES = 256 * 1024;
+/** Staging buffers kept for reuse while earlier ones are still queued in the output. */
+const POOLED_STAGES = 8;
 
 /**
  * Writes a tar stream into a Writable, honouring its backpressure, and keeps
  * the uncompressed byte offset that manifest records carry. Small pieces are
- * gathered into one staging buffer; a buffer handed to the stream is never
- * written to again.
+ * gathered into one staging buffer; a buffer handed to the stream is
+ * written to again only after the stream released it.
  */
 export class TarWriter {
   #out: Writable;
+  #releasesOnCallback: boolean;
   #offset = 0;
-  #stage = Buffer.allocUnsafe(STAGE_BYTES);
+  #stages = new BufferPool(STAGE_BYTES, POOLED_STAGES);
+  #stage = this.#stages.take();
   #staged = 0;
   #entryData = 0;
 
-  constructor(out: Writable) {
+  /**
+   * `releasesOnCallback`: whether `out` is done with a chunk's memory once
+   * its write callback ran (a file stream, a compressor that consumes its
+   * input at once; not a PassThrough, which still holds it then).
+   */
+  constructor(out: Writable, releasesOnCallback = false) {
     this.#out = out;
+    this.#releasesOnCallback = releasesOnCallback;
   }
 
   /** Bytes of tar stream written so far: the offset the next entry will have. */
@@ -49,10 +60,13 @@ export class TarWriter {
     return at;
   }
 
-  /** Writes a piece of the current entry's data. */
-  async data(chunk: Buffer): Promise<void> {
+  /**
+   * Writes a piece of the current entry's data. `release` is called once the
+   * output no longer needs `chunk` (never, where the output cannot tell).
+   */
+  async data(chunk: Buffer, release?: () => void): Promise<void> {
     this.#entryData += chunk.length;
-    await this.#write(chunk);
+    await this.#write(chunk, release);
   }
 
   /** Pads the current entry's data to whole blocks. */
@@ -90,11 +104,11 @@ export class TarWriter {
     await this.#flush();
   }
 
-  async #write(buf: Buffer): Promise<void> {
+  async #write(buf: Buffer, release?: () => void): Promise<void> {
     this.#offset += buf.length;
     if (buf.length >= DIRECT_WRITE_MIN) {
       await this.#flush();
-      await this.#push(buf);
+      await this.#push(buf, release);
       return;
     }
     let pos = 0;
@@ -104,18 +118,21 @@ export class TarWriter {
       pos += n;
       if (this.#staged === STAGE_BYTES) await this.#flush();
     }
+    release?.();
   }
 
   async #flush(): Promise<void> {
     if (this.#staged === 0) return;
-    const full = this.#stage.subarray(0, this.#staged);
-    this.#stage = Buffer.allocUnsafe(STAGE_BYTES);
+    const filled = this.#stage;
+    this.#stage = this.#stages.take();
+    const n = this.#staged;
     this.#staged = 0;
-    await this.#push(full);
+    await this.#push(filled.subarray(0, n), () => this.#stages.give(filled));
   }
 
-  async #push(buf: Buffer): Promise<void> {
+  async #push(buf: Buffer, release?: () => void): Promise<void> {
     if (this.#out.destroyed) throw this.#out.errored ?? new Error('output closed');
-    if (!this.#out.write(buf)) await once(this.#out, 'drain');
+    const accepted = release !== undefined && this.#releasesOnCallback ? this.#out.write(buf, () => release()) : this.#out.write(buf);
+    if (!accepted) await once(this.#out, 'drain');
   }
 }

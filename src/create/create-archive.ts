@@ -13,7 +13,7 @@ import { TarWriter } from '../archive/tar-writer.js';
 import { defaultConfig } from '../config/config.js';
 import type { Config } from '../config/config.js';
 import { describeSystemError, ExitStatus, ioError, SafebakError } from '../errors.js';
-import { NotRegularFile, readWhole, streamFile } from '../transfer/copy.js';
+import { newChunkPool, NotRegularFile, readWhole, streamFile } from '../transfer/copy.js';
 import type { CopyOptions, WholeRead } from '../transfer/copy.js';
 import type { TransferResult } from '../transfer/transfer-result.js';
 import { loadNative } from '../native/native.js';
@@ -270,7 +270,7 @@ class CreateJob {
   constructor(options: CreateOptions, settings: CreateSettings, output: ArchiveOutput, selfKey: string | null, log: Logger | undefined) {
     this.#options = options;
     this.#settings = settings;
-    this.#writer = new TarWriter(output.stream);
+    this.#writer = new TarWriter(output.stream, output.releasesOnCallback);
     this.#output = output;
     const native = loadNative();
     this.#nativeMissing = native.addon === null ? native.reason : null;
@@ -278,7 +278,7 @@ class CreateJob {
     this.#selfKey = selfKey;
     this.#log = log;
     this.#records = options.collectRecords === false ? null : [];
-    this.#copy = { paranoid: settings.paranoid, recentSeconds: settings.recentSeconds, signal: options.signal };
+    this.#copy = { paranoid: settings.paranoid, recentSeconds: settings.recentSeconds, signal: options.signal, pool: newChunkPool() };
     this.#batcher =
       this.#nativeMissing === null
         ? new SmallFileBatcher({
@@ -575,7 +575,7 @@ class CreateJob {
       header: async (size, stat) => {
         offset = await this.#writer.header(describeEntry(item.name, 'file', stat, size));
       },
-      data: (chunk) => this.#writer.data(chunk),
+      data: (chunk, release) => this.#writer.data(chunk, release),
       raw: async () => {
         const raw = this.#output.raw;
         if (raw === null) throw new Error(`internal: raw output requested without one (${this.#output.rawReason})`);

@@ -5,6 +5,7 @@ import type { TransferResult } from './transfer-result.js';
 import { checkPath, hashOpenFile } from './recheck.js';
 import { isRecent, metadataChanges, nowNs } from './stability.js';
 import type { FileStat } from '../file-stat.js';
+import { BufferPool } from '../buffer-pool.js';
 
 /**
  * O_NONBLOCK: if the path became a FIFO since the walk, opening it must not
@@ -12,6 +13,13 @@ import type { FileStat } from '../file-stat.js';
  */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const CHUNK = 1024 * 1024;
+/** Chunks kept for reuse: one being read ahead, one being hashed, the rest queued in the output. */
+const POOLED_CHUNKS = 16;
+
+/** The buffers a job's streamed copies read into; one per job, so that nothing outlives it. */
+export function newChunkPool(): BufferPool {
+  return new BufferPool(CHUNK, POOLED_CHUNKS);
+}
 
 export interface CopyOptions {
   /** Re-hash the source after the transfer whatever its timestamps say. */
@@ -19,12 +27,19 @@ export interface CopyOptions {
   /** Files whose mtime or ctime is this recent get the content re-check. */
   recentSeconds: number;
   signal?: AbortSignal | undefined;
+  /** Where streamed chunks come from and go back to once the sink released them (fresh buffers without one). */
+  pool?: BufferPool | undefined;
 }
 
 /** The receiving end of a streamed transfer: the tar writer, in practice. */
 export interface EntrySink {
   header(size: number, stat: FileStat): Promise<void>;
-  data(chunk: Buffer): Promise<void>;
+  /**
+   * Takes a piece of the entry. `release`, if given, is called once the sink
+   * no longer needs `chunk`'s memory (it may never be called; the chunk is
+   * then left to the garbage collector).
+   */
+  data(chunk: Buffer, release?: () => void): Promise<void>;
 }
 
 /** A small file read whole: its bytes and the attempt's verdict. */
@@ -90,7 +105,7 @@ export async function readWhole(fsPath: string, maxBytes: number, options: CopyO
  * Streams a file of any size into `sink`: the header promises the size the
  * first fstat gave, so a file that shrinks is padded with zeros and one that
  * grows is cut, and either is flagged. Chunks are hashed and handed on as the
- * same buffers; no buffer is reused after it was handed on.
+ * same buffers; a buffer is read into again only after the sink released it.
  */
 export async function streamFile(fsPath: string, sink: EntrySink, options: CopyOptions): Promise<TransferResult> {
   const { fh, stat } = await openRegular(fsPath);
@@ -104,13 +119,15 @@ export async function streamFile(fsPath: string, sink: EntrySink, options: CopyO
     let pos = 0;
     let readError: unknown = null;
     // One chunk is read ahead (on the thread pool) while the current one is hashed and written.
+    const pool = options.pool;
     const readAt = (at: number): Promise<{ chunk: Buffer; n: number; err: unknown }> => {
-      const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - at));
+      const chunk = (pool?.take() ?? Buffer.allocUnsafe(CHUNK)).subarray(0, Math.min(CHUNK, size - at));
       return readFully(fh, chunk, at).then(
         (n) => ({ chunk, n, err: null }),
         (err: unknown) => ({ chunk, n: 0, err }),
       );
     };
+    const release = (chunk: Buffer) => () => pool?.give(Buffer.from(chunk.buffer, chunk.byteOffset, CHUNK));
     let next = size > 0 ? readAt(0) : null;
     while (pos < size) {
       options.signal?.throwIfAborted();
@@ -121,7 +138,7 @@ export async function streamFile(fsPath: string, sink: EntrySink, options: CopyO
         // The header already promised `size` bytes: keep the tar framing whole with zeros.
         chunk.fill(0, n);
         hash.update(chunk);
-        await sink.data(chunk);
+        await sink.data(chunk, release(chunk));
         const padding = size - pos - chunk.length;
         await padZeros(padding, hash, sink);
         reasons.push(
@@ -130,7 +147,7 @@ export async function streamFile(fsPath: string, sink: EntrySink, options: CopyO
         break;
       }
       hash.update(chunk);
-      await sink.data(chunk);
+      await sink.data(chunk, release(chunk));
       pos += n;
     }
     const probe = Buffer.allocUnsafe(1);
