@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import { ioError, SafebakError } from '../errors.js';
 import { allocAligned, loadNative, preadDirect, startWriteback } from '../native/native.js';
 
-/** One direct read: large enough for the device to stream, a multiple of every block size. */
-const READ_BYTES = 4 * 1024 * 1024;
+/** One direct read: large enough for the device to stream (1 MiB reads ran as fast as 4 MiB here), a multiple of every block size. */
+const READ_BYTES = 1024 * 1024;
 /** O_DIRECT lengths are rounded up to this at the end of the file. */
 const DIRECT_ALIGN = 4096;
 /** Appended bytes gathered before their writeback is started. */
