@@ -5,7 +5,7 @@
   'targets': [
     {
       'target_name': 'safebak_native',
-      'sources': ['src/native/safebak_native.cc', 'src/native/batch_io.cc'],
+      'sources': ['src/native/safebak_native.cc', 'src/native/batch_io.cc', 'src/native/tar_entry.cc'],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': [
         'NAPI_VERSION=8',

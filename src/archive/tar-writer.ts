@@ -85,6 +85,17 @@ export class TarWriter {
   }
 
   /**
+   * Writes a whole entry already encoded elsewhere (header blocks, data,
+   * padding: `buf[start, end)`, the native batch's output); returns its offset.
+   */
+  async encodedEntry(buf: Buffer, start: number, end: number): Promise<number> {
+    const at = this.#offset;
+    this.#entryData = 0;
+    await this.#writeRange(buf, start, end);
+    return at;
+  }
+
+  /**
    * Hands everything staged to the stream. A caller that then writes entry
    * data straight to the destination (zero-copy) reports it with `rawWritten`.
    */
@@ -105,15 +116,20 @@ export class TarWriter {
   }
 
   async #write(buf: Buffer, release?: () => void): Promise<void> {
-    this.#offset += buf.length;
-    if (buf.length >= DIRECT_WRITE_MIN) {
+    await this.#writeRange(buf, 0, buf.length, release);
+  }
+
+  /** Writes `buf[start, end)`: staged when small, else handed over as it is. */
+  async #writeRange(buf: Buffer, start: number, end: number, release?: () => void): Promise<void> {
+    this.#offset += end - start;
+    if (end - start >= DIRECT_WRITE_MIN) {
       await this.#flush();
-      await this.#push(buf, release);
+      await this.#push(start === 0 && end === buf.length ? buf : buf.subarray(start, end), release);
       return;
     }
-    let pos = 0;
-    while (pos < buf.length) {
-      const n = buf.copy(this.#stage, this.#staged, pos);
+    let pos = start;
+    while (pos < end) {
+      const n = buf.copy(this.#stage, this.#staged, pos, end);
       this.#staged += n;
       pos += n;
       if (this.#staged === STAGE_BYTES) await this.#flush();

@@ -239,8 +239,13 @@ function recordOf(h: TarHeader, offset: number, extra: Partial<EntryRecord> = {}
 }
 
 type Attempt = { result: TransferResult; offset: number; strategyReason?: string | undefined } | { error: unknown };
-/** A small file read ahead of its turn, with why it was copied. */
-type Prepared = WholeRead & { strategyReason?: string | undefined };
+/**
+ * A small file read ahead of its turn, with why it was copied: its bytes, or
+ * (from a native batch) its finished tar entry, `entries[start, end)`.
+ */
+type Prepared =
+  | (WholeRead & { strategyReason?: string | undefined; entries?: undefined })
+  | { result: TransferResult; strategyReason: string; entries: Buffer; start: number; end: number };
 
 /** The state of one run of `createArchive`: the walk, the writer and the manifest. */
 class CreateJob {
@@ -349,10 +354,10 @@ class CreateJob {
       this.#prefetchSeen.add(key);
     }
     if (this.#batcher !== null) {
-      return this.#batcher.read(item.fsPath).then((read) => {
+      return this.#batcher.read(item.fsPath, item.name).then((read) => {
         if (read === null) return null;
         const reason = this.#choose(item, read.hot, 1, false, false).reason;
-        return { ...read.whole, strategyReason: reason };
+        return { result: read.result, strategyReason: reason, entries: read.entries, start: read.start, end: read.end };
       });
     }
     return this.#leasedWholeRead(item, 1);
@@ -564,6 +569,9 @@ class CreateJob {
   }
 
   async #writeWhole(item: WalkEntry, whole: Prepared): Promise<Attempt> {
+    if (whole.entries !== undefined) {
+      return { result: whole.result, offset: await this.#writer.encodedEntry(whole.entries, whole.start, whole.end), strategyReason: whole.strategyReason };
+    }
     const h = describeEntry(item.name, 'file', whole.result.stat, whole.data.length);
     return { result: whole.result, offset: await this.#writer.entry(h, whole.data), strategyReason: whole.strategyReason };
   }

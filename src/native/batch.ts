@@ -57,7 +57,7 @@ export async function scanDir(path: string): Promise<ScannedEntry[] | null> {
 
 export type LeaseOutcome = 'none' | 'held' | 'refused' | 'broken';
 
-/** One file of {@link readSmallFiles}: its bytes and everything needed to judge its stability. */
+/** One file of {@link readSmallFiles}: its tar entry and everything needed to judge its stability. */
 export interface SmallFileRead {
   /** errno code and syscall when the file could not be opened or read. */
   error?: { code: string; syscall: string } | undefined;
@@ -65,9 +65,18 @@ export interface SmallFileRead {
   notRegular: boolean;
   /** Larger than maxBytes: nothing was read; stream it instead. */
   tooLarge: boolean;
+  /**
+   * The batch's finished tar entries, shared by all its files. This file's
+   * entry (when it was read) is `entries[entryStart, entryEnd)`: header
+   * blocks as the TS encoder writes them for its name, the first stat and
+   * `length`, then the `length` bytes read, zero-padded to a block.
+   */
+  entries: Buffer;
+  entryStart: number;
+  entryEnd: number;
   /** The bytes read: at most size + 1 (one more than the size shows growth). */
-  data: Buffer;
-  /** SHA-256 (hex) of exactly `data`, computed on the pool thread that read it. */
+  length: number;
+  /** SHA-256 (hex) of exactly the bytes read, computed on the pool thread that read them. */
   sha256: string;
   before: FileStat;
   after: FileStat;
@@ -82,7 +91,6 @@ export interface SmallFileRead {
 const LEASES: LeaseOutcome[] = ['none', 'held', 'refused', 'broken'];
 const PATHS = ['same', 'vanished', 'other'] as const;
 const RECHECKS = ['none', 'same', 'differs'] as const;
-const EMPTY = Buffer.alloc(0);
 const SYSCALLS = ['open', 'fstat', 'read', 'sha256'];
 
 export interface SmallReadOptions {
@@ -97,23 +105,28 @@ export interface SmallReadOptions {
 /**
  * Reads many small files whole in one trip to the libuv pool: per file open,
  * fstat, optional lease, read, fstat, lease check, optional re-read, close,
- * lstat. Null when the addon is unavailable.
+ * lstat; each file read comes back as a finished tar entry under `names[i]`.
+ * Null when the addon is unavailable.
  */
-export async function readSmallFiles(paths: string[], options: SmallReadOptions): Promise<SmallFileRead[] | null> {
+export async function readSmallFiles(paths: string[], names: string[], options: SmallReadOptions): Promise<SmallFileRead[] | null> {
   const { addon } = loadNative();
   if (addon === null) return null;
-  const raw = await addon.readSmallFiles(paths, options.maxBytes, options.lease, options.paranoid, Math.round(options.recentSeconds * 1e9));
+  const raw = await addon.readSmallFiles(paths, names, options.maxBytes, options.lease, options.paranoid, Math.round(options.recentSeconds * 1e9));
   const out: SmallFileRead[] = new Array(paths.length);
+  const { flags, spans, entries } = raw;
   for (let i = 0; i < paths.length; i++) {
     const f = i * 6;
-    const flags = raw.flags;
     const errno = flags[f + 4]!;
-    const length = raw.spans[i * 2 + 1]!;
+    const start = spans[i * 3]!;
+    const length = spans[i * 3 + 2]!;
     out[i] = {
       error: errno === 0 ? undefined : { code: errnoName(errno), syscall: SYSCALLS[flags[f + 5]!] ?? 'open' },
       notRegular: flags[f] === 1,
       tooLarge: flags[f] === 2,
-      data: length === 0 ? EMPTY : raw.data.subarray(raw.spans[i * 2]!, raw.spans[i * 2]! + length),
+      entries,
+      entryStart: start,
+      entryEnd: start + spans[i * 3 + 1]! + Math.ceil(length / 512) * 512,
+      length,
       sha256: raw.digests.toString('hex', i * 32, i * 32 + 32),
       before: new PackedStat(raw.stats, i * STAT_FIELDS * 2),
       after: new PackedStat(raw.stats, i * STAT_FIELDS * 2 + STAT_FIELDS),

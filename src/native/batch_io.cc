@@ -6,17 +6,20 @@
 //   scanDir(path)  → every entry of a directory, sorted by name bytes, each
 //                    lstat'ed (and readlink'ed for symlinks) relative to an
 //                    O_DIRECTORY|O_NOFOLLOW descriptor;
-//   readSmallFiles(paths, maxBytes, options)
+//   readSmallFiles(paths, names, maxBytes, options)
 //                  → for each path: open (O_NOFOLLOW|O_NONBLOCK), fstat, an
 //                    optional read lease, read whole, fstat again, the lease
 //                    re-checked and dropped, an optional content re-read,
-//                    close, SHA-256 of the bytes read, lstat the path again. The caller judges the
-//                    stability from the two stats and the flags.
+//                    close, SHA-256 of the bytes read, lstat the path again;
+//                    each file read comes back as a finished tar entry under
+//                    its name (header, data, padding), all in one buffer. The
+//                    caller judges the stability from the two stats and the flags.
 //
 // Stats come back packed in one BigInt64Array (STAT_FIELDS per stat) so that
 // a batch costs a handful of JS allocations, not dozens per file.
 
 #include "batch_io.h"
+#include "tar_entry.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -236,12 +239,14 @@ enum Recheck : int32_t { kRecheckNone = 0, kRecheckSame = 1, kRecheckDiffers = 2
 
 struct SmallFile {
   std::string path;
+  std::string name;  // the archive name its header carries
   int err = 0;
   const char* syscall = "";
   bool notRegular = false;
   bool tooLarge = false;
-  char* data = nullptr;
-  size_t length = 0;
+  size_t entryStart = 0;  // where its tar entry begins in the batch's buffer
+  size_t headerLength = 0;
+  size_t length = 0;  // data bytes read
   struct stat before {};
   struct stat after {};
   int32_t lease = kLeaseNone;
@@ -265,9 +270,12 @@ ssize_t ReadFull(int fd, char* buf, size_t len) {
   return static_cast<ssize_t>(got);
 }
 
+size_t Padded(size_t n) { return (n + 511) / 512 * 512; }
+
 class ReadSmallFilesWorker : public Napi::AsyncWorker {
  public:
-  ReadSmallFilesWorker(Napi::Env env, std::vector<std::string> paths, size_t maxBytes, bool lease, bool paranoid, int64_t recentNs)
+  ReadSmallFilesWorker(Napi::Env env, std::vector<std::string> paths, std::vector<std::string> names, size_t maxBytes, bool lease, bool paranoid,
+                       int64_t recentNs)
       : Napi::AsyncWorker(env, "safebak_readSmallFiles"),
         deferred_(Napi::Promise::Deferred::New(env)),
         maxBytes_(maxBytes),
@@ -275,12 +283,13 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
         paranoid_(paranoid),
         recentNs_(recentNs) {
     files_.resize(paths.size());
-    for (size_t i = 0; i < paths.size(); i++) files_[i].path = std::move(paths[i]);
+    for (size_t i = 0; i < paths.size(); i++) {
+      files_[i].path = std::move(paths[i]);
+      files_[i].name = std::move(names[i]);
+    }
   }
 
-  ~ReadSmallFilesWorker() override {
-    for (SmallFile& f : files_) free(f.data);
-  }
+  ~ReadSmallFilesWorker() override { free(buf_); }
 
   Napi::Promise Start() {
     Napi::Promise p = deferred_.Promise();
@@ -292,6 +301,18 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
   void Execute() override {
     uid_t euid = geteuid();
     for (SmallFile& f : files_) ReadOne(f, euid);
+  }
+
+  // Room for `more` bytes past the entries so far; false when memory ran out.
+  bool Reserve(size_t more) {
+    if (used_ + more <= cap_) return true;
+    size_t cap = cap_ == 0 ? 256 * 1024 : cap_;
+    while (cap < used_ + more) cap *= 2;
+    char* grown = static_cast<char*>(realloc(buf_, cap));
+    if (grown == nullptr) return false;
+    buf_ = grown;
+    cap_ = cap;
+    return true;
   }
 
   void ReadOne(SmallFile& f, uid_t euid) {
@@ -323,11 +344,21 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
       if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) f.lease = kLeaseHeld;
       else if (errno == EAGAIN) f.lease = kLeaseRefused;
     }
+    // The entry is built in place: header blocks, then the data read straight
+    // behind them, then the padding. The header depends only on the name and
+    // the first fstat (and the length read, which fits its size field).
+    FileHeader header(f.name, f.before);
     size_t want = static_cast<size_t>(f.before.st_size) + 1;  // one more byte shows growth
-    f.data = static_cast<char*>(malloc(want));
-    ssize_t got = f.data ? ReadFull(fd, f.data, want) : -1;
+    char* data = nullptr;
+    ssize_t got = -1;
+    if (Reserve(header.Length() + Padded(want))) {
+      data = buf_ + used_ + header.Length();
+      got = ReadFull(fd, data, want);
+    } else {
+      errno = ENOMEM;
+    }
     if (got < 0) {
-      f.err = f.data ? errno : ENOMEM;
+      f.err = errno;
       f.syscall = "read";
     } else {
       f.length = static_cast<size_t>(got);
@@ -345,21 +376,27 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
     if (f.err == 0 && !moved && f.lease != kLeaseBroken && (paranoid_ || f.lease != kLeaseHeld || Recent(f.after))) {
       // Only a second read sees a store to an already-dirty mmap'd page or a write inside one timestamp
       // tick: it is made for a file that was recently modified, hot, or not watched by a lease.
-      char* again = static_cast<char*>(malloc(want));
-      ssize_t n = again ? ReadFull(fd, again, want) : -1;
-      f.recheck = n == static_cast<ssize_t>(f.length) && memcmp(again, f.data, f.length) == 0 ? kRecheckSame : kRecheckDiffers;
-      free(again);
+      if (again_.size() < want) again_.resize(want);
+      ssize_t n = ReadFull(fd, again_.data(), want);
+      f.recheck = n == static_cast<ssize_t>(f.length) && memcmp(again_.data(), data, f.length) == 0 ? kRecheckSame : kRecheckDiffers;
       fstat(fd, &f.after);
     }
     close(fd);
-    // Hashed here, on the pool thread, over the very bytes handed to JS: small
+    // Hashed here, on the pool thread, over the very bytes of the entry: small
     // files' hashing then runs beside the main thread instead of on it.
     if (f.err == 0) {
       unsigned int mdlen = 0;
-      if (EVP_Digest(f.data, f.length, f.sha256, &mdlen, EVP_sha256(), nullptr) != 1 || mdlen != 32) {
+      if (EVP_Digest(data, f.length, f.sha256, &mdlen, EVP_sha256(), nullptr) != 1 || mdlen != 32) {
         f.err = EIO;
         f.syscall = "sha256";
       }
+    }
+    if (f.err == 0) {
+      header.Write(f.length, buf_ + used_);
+      memset(data + f.length, 0, Padded(f.length) - f.length);
+      f.entryStart = used_;
+      f.headerLength = header.Length();
+      used_ += header.Length() + Padded(f.length);
     }
     struct stat now {};
     if (lstat(f.path.c_str(), &now) < 0) f.pathState = kPathVanished;
@@ -379,16 +416,17 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     size_t n = files_.size();
-    // All the batch's bytes go into one JS buffer (views per file): one
-    // allocation for the garbage collector to track instead of one per file.
-    size_t total = 0;
-    for (const SmallFile& f : files_) total += f.err == 0 ? f.length : 0;
-    Napi::Buffer<char> data = Napi::Buffer<char>::New(env, total);
+    // The entries were built in one buffer, which JS now takes over without a
+    // copy: one allocation per batch, nothing per file.
+    Napi::Buffer<char> entries = Napi::Buffer<char>::NewOrCopy(env, buf_ != nullptr ? buf_ : empty_, used_, [](Napi::Env, char* p) {
+      if (p != empty_) free(p);
+    });
+    buf_ = nullptr;
     Napi::Buffer<unsigned char> digests = Napi::Buffer<unsigned char>::New(env, n * 32);
-    Napi::Float64Array spans = Napi::Float64Array::New(env, n * 2);
+    // Per file: where its entry starts, its header's length, the data bytes read.
+    Napi::Float64Array spans = Napi::Float64Array::New(env, n * 3);
     // Per file: kind (0 read, 1 not regular, 2 too large), lease, path, recheck, errno, syscall (0 open, 1 fstat, 2 read).
     Napi::Int32Array flags = Napi::Int32Array::New(env, n * FLAG_FIELDS);
-    size_t at = 0;
     Napi::BigInt64Array stats = Napi::BigInt64Array::New(env, n * STAT_FIELDS * 2);
     for (size_t i = 0; i < n; i++) {
       SmallFile& f = files_[i];
@@ -399,17 +437,15 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
       fl[3] = f.recheck;
       fl[4] = f.err;
       fl[5] = strcmp(f.syscall, "fstat") == 0 ? 1 : strcmp(f.syscall, "read") == 0 ? 2 : strcmp(f.syscall, "sha256") == 0 ? 3 : 0;
-      size_t len = f.data != nullptr && f.err == 0 ? f.length : 0;
-      if (len > 0) memcpy(data.Data() + at, f.data, len);
       memcpy(digests.Data() + i * 32, f.sha256, 32);
-      spans.Data()[i * 2] = static_cast<double>(at);
-      spans.Data()[i * 2 + 1] = static_cast<double>(len);
-      at += len;
+      spans.Data()[i * 3] = static_cast<double>(f.entryStart);
+      spans.Data()[i * 3 + 1] = static_cast<double>(f.headerLength);
+      spans.Data()[i * 3 + 2] = static_cast<double>(f.err == 0 ? f.length : 0);
       PackStat(f.before, stats.Data() + i * STAT_FIELDS * 2);
       PackStat(f.after, stats.Data() + i * STAT_FIELDS * 2 + STAT_FIELDS);
     }
     Napi::Object result = Napi::Object::New(env);
-    result.Set("data", data);
+    result.Set("entries", entries);
     result.Set("spans", spans);
     result.Set("digests", digests);
     result.Set("flags", flags);
@@ -420,13 +456,20 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
+  static char empty_[1];
   Napi::Promise::Deferred deferred_;
   std::vector<SmallFile> files_;
   size_t maxBytes_;
   bool lease_;
   bool paranoid_;
   int64_t recentNs_;
+  char* buf_ = nullptr;
+  size_t cap_ = 0;
+  size_t used_ = 0;
+  std::vector<char> again_;  // the content re-read, reused across the batch
 };
+
+char ReadSmallFilesWorker::empty_[1];
 
 std::string PathArg(const Napi::Value& v, Napi::Env env) {
   if (!v.IsString()) throw Napi::TypeError::New(env, "path must be a string");
@@ -442,21 +485,32 @@ Napi::Value ScanDir(const Napi::CallbackInfo& info) {
   return (new ScanDirWorker(env, PathArg(info[0], env)))->Start();
 }
 
-// readSmallFiles(paths: string[], maxBytes: number, lease: boolean, paranoid: boolean, recentNs: number)
+// readSmallFiles(paths: string[], names: string[], maxBytes: number, lease: boolean, paranoid: boolean, recentNs: number)
 Napi::Value ReadSmallFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) throw Napi::TypeError::New(env, "paths must be an array");
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "names must be an array");
   Napi::Array arr = info[0].As<Napi::Array>();
+  Napi::Array nameArr = info[1].As<Napi::Array>();
+  if (nameArr.Length() != arr.Length()) throw Napi::RangeError::New(env, "names must match paths one to one");
   std::vector<std::string> paths;
+  std::vector<std::string> names;
   paths.reserve(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); i++) paths.push_back(PathArg(arr.Get(i), env));
-  if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "maxBytes must be a number");
-  double max = info[1].As<Napi::Number>().DoubleValue();
+  names.reserve(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    paths.push_back(PathArg(arr.Get(i), env));
+    Napi::Value name = nameArr.Get(i);
+    if (!name.IsString()) throw Napi::TypeError::New(env, "names must be strings");
+    names.push_back(name.As<Napi::String>().Utf8Value());
+  }
+  if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "maxBytes must be a number");
+  double max = info[2].As<Napi::Number>().DoubleValue();
+  // The limit also keeps entries clear of the pax size record (8 GiB), which FileHeader does not write.
   if (!(max >= 0) || max > 1073741824.0) throw Napi::RangeError::New(env, "maxBytes must be from 0 to 1 GiB");
-  bool lease = info[2].ToBoolean().Value();
-  bool paranoid = info[3].ToBoolean().Value();
-  int64_t recentNs = info[4].IsNumber() ? info[4].As<Napi::Number>().Int64Value() : 0;
-  return (new ReadSmallFilesWorker(env, std::move(paths), static_cast<size_t>(max), lease, paranoid, recentNs))->Start();
+  bool lease = info[3].ToBoolean().Value();
+  bool paranoid = info[4].ToBoolean().Value();
+  int64_t recentNs = info[5].IsNumber() ? info[5].As<Napi::Number>().Int64Value() : 0;
+  return (new ReadSmallFilesWorker(env, std::move(paths), std::move(names), static_cast<size_t>(max), lease, paranoid, recentNs))->Start();
 }
 
 }  // namespace safebak

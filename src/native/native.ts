@@ -73,7 +73,7 @@ export interface NativeAddon {
   /** Sets a path's mtime to the nanosecond (atime to now); Node's utimes keeps only microseconds. */
   utimensat(path: string, mtimeSec: number, mtimeNsec: number, nofollow: boolean): void;
   scanDir(path: string): Promise<RawScan>;
-  readSmallFiles(paths: string[], maxBytes: number, lease: boolean, paranoid: boolean, recentNs: number): Promise<RawSmallFiles>;
+  readSmallFiles(paths: string[], names: string[], maxBytes: number, lease: boolean, paranoid: boolean, recentNs: number): Promise<RawSmallFiles>;
   readonly constants: NativeConstants;
 }
 
@@ -92,10 +92,10 @@ export interface RawScan {
 
 /** What the addon's readSmallFiles returns: see src/native/batch.ts, which unpacks it. */
 export interface RawSmallFiles {
-  /** Every file's bytes, one after another; `spans` holds (offset, length) per file. */
-  data: Buffer;
+  /** Every file's finished tar entry, one after another; `spans` holds (entry start, header length, data length) per file. */
+  entries: Buffer;
   spans: Float64Array;
-  /** Per file, 32 bytes: SHA-256 of exactly its bytes in `data`. */
+  /** Per file, 32 bytes: SHA-256 of exactly its data bytes in `entries`. */
   digests: Buffer;
   /** Per file: kind, lease, path, recheck, errno, syscall (see batch_io.cc). */
   flags: Int32Array;

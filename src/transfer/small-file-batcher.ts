@@ -3,16 +3,25 @@ import type { SmallFileRead, SmallReadOptions } from '../native/batch.js';
 import { LEASE_BROKEN } from './lease.js';
 import { metadataChanges } from './stability.js';
 import { NotRegularFile } from './copy.js';
-import type { WholeRead } from './copy.js';
+import type { TransferResult } from './transfer-result.js';
 
-/** A small file read by the batch, and whether its lease was refused (the file is hot). */
+/**
+ * A small file read by the batch: the copy strategy's verdict, its finished
+ * tar entry (`entries[start, end)`, shared with the rest of its batch), and
+ * whether its lease was refused (the file is hot).
+ */
 export interface BatchedRead {
-  whole: WholeRead;
+  result: TransferResult;
+  entries: Buffer;
+  start: number;
+  end: number;
   hot: boolean;
 }
 
 interface Request {
   path: string;
+  /** The archive name its entry's header carries. */
+  name: string;
   resolve: (r: BatchedRead | null) => void;
   reject: (e: unknown) => void;
 }
@@ -25,7 +34,7 @@ const BATCH = 64;
  * readSmallFiles call (one pool trip per batch instead of a dozen awaited fs
  * calls per file). A batch goes out when it is full or when the current turn
  * of work has queued all it will (`flush()`). Each read resolves to the copy
- * strategy's verdict, or null when the file turned out larger than
+ * strategy's verdict and the file's tar entry, or null when the file turned out larger than
  * `maxBytes`; a file that cannot be opened rejects with an errno-coded
  * error, as fs would.
  */
@@ -39,9 +48,9 @@ export class SmallFileBatcher {
   }
 
   /** Queues a read; it goes out with its batch when the batch is full or at the next {@link flush}. */
-  read(path: string): Promise<BatchedRead | null> {
+  read(path: string, name: string): Promise<BatchedRead | null> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ path, resolve, reject });
+      this.#queue.push({ path, name, resolve, reject });
       if (this.#queue.length >= BATCH) this.#send(this.#queue.splice(0, BATCH));
       else if (!this.#scheduled) {
         // A caller that forgets to flush still gets its reads, one turn of the event loop later.
@@ -60,6 +69,7 @@ export class SmallFileBatcher {
   #send(batch: Request[]): void {
     readSmallFiles(
       batch.map((b) => b.path),
+      batch.map((b) => b.name),
       this.#options,
     ).then(
       (reads) => {
@@ -87,20 +97,27 @@ function settle(request: Request, read: SmallFileRead): void {
     return;
   }
   const expected = Number(read.before.size);
-  const got = read.data.length;
+  const got = read.length;
   const reasons: string[] = [];
   if (got < expected) reasons.push(`shrank while being read (${got} of ${expected} bytes)`);
   if (got > expected) reasons.push('grew while being read');
-  reasons.push(...metadataChanges(read.before, read.after));
+  for (const reason of metadataChanges(read.before, read.after)) reasons.push(reason);
   if (read.recheck === 'differs') reasons.push('content changed while being read');
   if (read.lease === 'broken') reasons.push(LEASE_BROKEN);
   if (read.path === 'vanished') reasons.push('vanished');
   if (read.path === 'other') reasons.push('path now names another file');
   request.resolve({
-    whole: {
-      data: read.data,
-      result: { strategy: 'copy', size: got, sha256: read.sha256, stat: read.before, reasons: [...new Set(reasons)], vanished: read.path === 'vanished' },
+    result: {
+      strategy: 'copy',
+      size: got,
+      sha256: read.sha256,
+      stat: read.before,
+      reasons: reasons.length > 1 ? [...new Set(reasons)] : reasons,
+      vanished: read.path === 'vanished',
     },
+    entries: read.entries,
+    start: read.entryStart,
+    end: read.entryEnd,
     hot: read.lease === 'refused',
   });
 }
