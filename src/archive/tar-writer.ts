@@ -87,11 +87,12 @@ export class TarWriter {
   /**
    * Writes a whole entry already encoded elsewhere (header blocks, data,
    * padding: `buf[start, end)`, the native batch's output); returns its offset.
+   * The bytes are copied: `buf` may be reused as soon as this resolves.
    */
   async encodedEntry(buf: Buffer, start: number, end: number): Promise<number> {
     const at = this.#offset;
     this.#entryData = 0;
-    await this.#writeRange(buf, start, end);
+    await this.#writeRange(buf, start, end, false);
     return at;
   }
 
@@ -116,13 +117,13 @@ export class TarWriter {
   }
 
   async #write(buf: Buffer, release?: () => void): Promise<void> {
-    await this.#writeRange(buf, 0, buf.length, release);
+    await this.#writeRange(buf, 0, buf.length, true, release);
   }
 
-  /** Writes `buf[start, end)`: staged when small, else handed over as it is. */
-  async #writeRange(buf: Buffer, start: number, end: number, release?: () => void): Promise<void> {
+  /** Writes `buf[start, end)`: staged, or when large and `direct`, handed over as it is. */
+  async #writeRange(buf: Buffer, start: number, end: number, direct: boolean, release?: () => void): Promise<void> {
     this.#offset += end - start;
-    if (end - start >= DIRECT_WRITE_MIN) {
+    if (direct && end - start >= DIRECT_WRITE_MIN) {
       await this.#flush();
       await this.#push(start === 0 && end === buf.length ? buf : buf.subarray(start, end), release);
       return;

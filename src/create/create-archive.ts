@@ -23,6 +23,7 @@ import { FsProbe } from '../transfer/fs-probe.js';
 import { LEASE_BROKEN, LeaseKeeper } from '../transfer/lease.js';
 import type { Lease } from '../transfer/lease.js';
 import { SmallFileBatcher } from '../transfer/small-file-batcher.js';
+import type { EntryBatch } from '../transfer/small-file-batcher.js';
 import { snapshotFile } from '../transfer/snapshot.js';
 import { spliceFile } from '../transfer/splice.js';
 import type { RawEntrySink } from '../transfer/splice.js';
@@ -245,7 +246,7 @@ type Attempt = { result: TransferResult; offset: number; strategyReason?: string
  */
 type Prepared =
   | (WholeRead & { strategyReason?: string | undefined; entries?: undefined })
-  | { result: TransferResult; strategyReason: string; entries: Buffer; start: number; end: number };
+  | { result: TransferResult; strategyReason: string; entries: EntryBatch; start: number; end: number };
 
 /** The state of one run of `createArchive`: the walk, the writer and the manifest. */
 class CreateJob {
@@ -357,7 +358,7 @@ class CreateJob {
       return this.#batcher.read(item.fsPath, item.name).then((read) => {
         if (read === null) return null;
         const reason = this.#choose(item, read.hot, 1, false, false).reason;
-        return { result: read.result, strategyReason: reason, entries: read.entries, start: read.start, end: read.end };
+        return { result: read.result, strategyReason: reason, entries: read.batch, start: read.start, end: read.end };
       });
     }
     return this.#leasedWholeRead(item, 1);
@@ -570,7 +571,9 @@ class CreateJob {
 
   async #writeWhole(item: WalkEntry, whole: Prepared): Promise<Attempt> {
     if (whole.entries !== undefined) {
-      return { result: whole.result, offset: await this.#writer.encodedEntry(whole.entries, whole.start, whole.end), strategyReason: whole.strategyReason };
+      const offset = await this.#writer.encodedEntry(whole.entries.entries, whole.start, whole.end);
+      whole.entries.done();
+      return { result: whole.result, offset, strategyReason: whole.strategyReason };
     }
     const h = describeEntry(item.name, 'file', whole.result.stat, whole.data.length);
     return { result: whole.result, offset: await this.#writer.entry(h, whole.data), strategyReason: whole.strategyReason };

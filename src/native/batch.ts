@@ -137,3 +137,12 @@ export async function readSmallFiles(paths: string[], names: string[], options: 
   }
   return out;
 }
+
+/**
+ * Hands a batch's entries buffer back for the next batches once every entry
+ * in it has been copied out; until then (or without this call) the garbage
+ * collector returns it, later. The buffer and its views read as empty afterwards.
+ */
+export function releaseEntries(entries: Buffer): void {
+  loadNative().addon?.releaseEntries(entries);
+}

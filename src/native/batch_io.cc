@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -272,6 +273,49 @@ ssize_t ReadFull(int fd, char* buf, size_t len) {
 
 size_t Padded(size_t n) { return (n + 511) / 512 * 512; }
 
+// Batch buffers whose JS Buffer the garbage collector has let go, kept for
+// the next batches: a fresh buffer of a few hundred KiB costs a page fault
+// per 4 KiB on first touch, a reused one nothing. About as many as there are
+// batches in flight at once (a few walk batches of a few native batches).
+class BufferPool {
+ public:
+  struct Block {
+    char* data;
+    size_t capacity;
+  };
+
+  // The largest free block, or an empty one.
+  Block Take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.empty()) return {nullptr, 0};
+    auto best = std::max_element(free_.begin(), free_.end(), [](const Block& a, const Block& b) { return a.capacity < b.capacity; });
+    Block b = *best;
+    free_.erase(best);
+    return b;
+  }
+
+  void Give(Block b) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (free_.size() < kKeep) {
+        free_.push_back(b);
+        return;
+      }
+    }
+    free(b.data);
+  }
+
+ private:
+  static constexpr size_t kKeep = 8;
+  std::mutex mutex_;
+  std::vector<Block> free_;
+};
+
+BufferPool& Pool() {
+  static BufferPool* pool = new BufferPool();  // never destroyed: finalizers may run during exit
+  return *pool;
+}
+
 class ReadSmallFilesWorker : public Napi::AsyncWorker {
  public:
   ReadSmallFilesWorker(Napi::Env env, std::vector<std::string> paths, std::vector<std::string> names, size_t maxBytes, bool lease, bool paranoid,
@@ -289,7 +333,9 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
     }
   }
 
-  ~ReadSmallFilesWorker() override { free(buf_); }
+  ~ReadSmallFilesWorker() override {
+    if (buf_ != nullptr) Pool().Give({buf_, cap_});
+  }
 
   Napi::Promise Start() {
     Napi::Promise p = deferred_.Promise();
@@ -299,6 +345,9 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
+    BufferPool::Block b = Pool().Take();
+    buf_ = b.data;
+    cap_ = b.capacity;
     uid_t euid = geteuid();
     for (SmallFile& f : files_) ReadOne(f, euid);
   }
@@ -418,10 +467,20 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
     size_t n = files_.size();
     // The entries were built in one buffer, which JS now takes over without a
     // copy: one allocation per batch, nothing per file.
-    Napi::Buffer<char> entries = Napi::Buffer<char>::NewOrCopy(env, buf_ != nullptr ? buf_ : empty_, used_, [](Napi::Env, char* p) {
-      if (p != empty_) free(p);
-    });
-    buf_ = nullptr;
+    Napi::Buffer<char> entries;
+    if (buf_ == nullptr) {
+      entries = Napi::Buffer<char>::New(env, 0);
+    } else {
+      auto* block = new BufferPool::Block{buf_, cap_};
+      entries = Napi::Buffer<char>::NewOrCopy(
+          env, buf_, used_,
+          [](Napi::Env, char*, BufferPool::Block* b) {
+            Pool().Give(*b);
+            delete b;
+          },
+          block);
+      buf_ = nullptr;
+    }
     Napi::Buffer<unsigned char> digests = Napi::Buffer<unsigned char>::New(env, n * 32);
     // Per file: where its entry starts, its header's length, the data bytes read.
     Napi::Float64Array spans = Napi::Float64Array::New(env, n * 3);
@@ -456,7 +515,6 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  static char empty_[1];
   Napi::Promise::Deferred deferred_;
   std::vector<SmallFile> files_;
   size_t maxBytes_;
@@ -468,8 +526,6 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
   size_t used_ = 0;
   std::vector<char> again_;  // the content re-read, reused across the batch
 };
-
-char ReadSmallFilesWorker::empty_[1];
 
 std::string PathArg(const Napi::Value& v, Napi::Env env) {
   if (!v.IsString()) throw Napi::TypeError::New(env, "path must be a string");
@@ -511,6 +567,17 @@ Napi::Value ReadSmallFiles(const Napi::CallbackInfo& info) {
   bool paranoid = info[4].ToBoolean().Value();
   int64_t recentNs = info[5].IsNumber() ? info[5].As<Napi::Number>().Int64Value() : 0;
   return (new ReadSmallFilesWorker(env, std::move(paths), std::move(names), static_cast<size_t>(max), lease, paranoid, recentNs))->Start();
+}
+
+// releaseEntries(entries: Buffer): detaches a batch's buffer, whose memory
+// then goes back to the pool at once instead of whenever the garbage
+// collector finds it. Every view of it reads as empty afterwards.
+Napi::Value ReleaseEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "entries must be a Buffer");
+  Napi::ArrayBuffer ab = info[0].As<Napi::Uint8Array>().ArrayBuffer();
+  if (!ab.IsDetached()) ab.Detach();
+  return env.Undefined();
 }
 
 }  // namespace safebak

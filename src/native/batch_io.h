@@ -5,4 +5,5 @@
 namespace safebak {
 Napi::Value ScanDir(const Napi::CallbackInfo& info);
 Napi::Value ReadSmallFiles(const Napi::CallbackInfo& info);
+Napi::Value ReleaseEntries(const Napi::CallbackInfo& info);
 }  // namespace safebak

@@ -527,6 +527,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("statfsType", Napi::Function::New(env, StatfsType, "statfsType"));
   exports.Set("scanDir", Napi::Function::New(env, safebak::ScanDir, "scanDir"));
   exports.Set("readSmallFiles", Napi::Function::New(env, safebak::ReadSmallFiles, "readSmallFiles"));
+  exports.Set("releaseEntries", Napi::Function::New(env, safebak::ReleaseEntries, "releaseEntries"));
   exports.Set("utimensat", Napi::Function::New(env, Utimensat, "utimensat"));
   exports.Set("constants", Constants(env));
   return exports;

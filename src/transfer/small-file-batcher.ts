@@ -1,4 +1,4 @@
-import { readSmallFiles } from '../native/batch.js';
+import { readSmallFiles, releaseEntries } from '../native/batch.js';
 import type { SmallFileRead, SmallReadOptions } from '../native/batch.js';
 import { LEASE_BROKEN } from './lease.js';
 import { metadataChanges } from './stability.js';
@@ -6,13 +6,34 @@ import { NotRegularFile } from './copy.js';
 import type { TransferResult } from './transfer-result.js';
 
 /**
+ * The buffer of one native batch's tar entries. Whoever copies an entry out
+ * calls {@link EntryBatch.done}; after the last one the buffer is reused for
+ * later batches (its memory already faulted in) rather than left for the
+ * garbage collector, which would let finished batches pile up meanwhile.
+ */
+export class EntryBatch {
+  readonly entries: Buffer;
+  #pending: number;
+
+  constructor(entries: Buffer, pending: number) {
+    this.entries = entries;
+    this.#pending = pending;
+  }
+
+  /** One entry of the batch has been copied out and will not be read again. */
+  done(): void {
+    if (--this.#pending === 0) releaseEntries(this.entries);
+  }
+}
+
+/**
  * A small file read by the batch: the copy strategy's verdict, its finished
- * tar entry (`entries[start, end)`, shared with the rest of its batch), and
- * whether its lease was refused (the file is hot).
+ * tar entry (`batch.entries[start, end)`), and whether its lease was refused
+ * (the file is hot).
  */
 export interface BatchedRead {
   result: TransferResult;
-  entries: Buffer;
+  batch: EntryBatch;
   start: number;
   end: number;
   hot: boolean;
@@ -74,7 +95,12 @@ export class SmallFileBatcher {
     ).then(
       (reads) => {
         if (reads === null) for (const b of batch) b.reject(new Error('native addon unavailable'));
-        else reads.forEach((read, i) => settle(batch[i]!, read));
+        else {
+          let readable = 0;
+          for (const read of reads) if (!read.error && !read.notRegular && !read.tooLarge) readable++;
+          const entries = reads[0] ? new EntryBatch(reads[0].entries, readable) : null;
+          reads.forEach((read, i) => settle(batch[i]!, read, entries!));
+        }
       },
       (err: unknown) => {
         for (const b of batch) b.reject(err);
@@ -83,7 +109,7 @@ export class SmallFileBatcher {
   }
 }
 
-function settle(request: Request, read: SmallFileRead): void {
+function settle(request: Request, read: SmallFileRead, entries: EntryBatch): void {
   if (read.error) {
     request.reject(Object.assign(new Error(`${read.error.code}: ${read.error.syscall} '${request.path}'`), read.error, { path: request.path }));
     return;
@@ -115,7 +141,7 @@ function settle(request: Request, read: SmallFileRead): void {
       reasons: reasons.length > 1 ? [...new Set(reasons)] : reasons,
       vanished: read.path === 'vanished',
     },
-    entries: read.entries,
+    batch: entries,
     start: read.entryStart,
     end: read.entryEnd,
     hot: read.lease === 'refused',

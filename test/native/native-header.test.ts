@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeHeader, padded } from '../../src/archive/tar-header.js';
 import type { TarHeader } from '../../src/archive/tar-header.js';
-import { readSmallFiles } from '../../src/native/batch.js';
+import { readSmallFiles, releaseEntries } from '../../src/native/batch.js';
 import type { SmallFileRead } from '../../src/native/batch.js';
 import { loadNative } from '../../src/native/native.js';
 import { makeTempDir, removeDir } from '../helpers/tmp-dir.js';
@@ -174,6 +174,28 @@ describe.skipIf(nativeMissing)('readSmallFiles encodes tar entries byte for byte
       at = read.entryEnd;
     });
     expect(reads[0]!.entries.length).toBe(at);
+  });
+
+  it('a released batch reads as empty (a stale view throws), and the batches that reuse its memory are still right', async () => {
+    const path = join(dir, 'reuse');
+    for (let round = 0; round < 20; round++) {
+      const content = Buffer.alloc(1000 + round * 3000, 0x30 + round);
+      writeFileSync(path, content);
+      const names = Array.from({ length: 10 }, (_, i) => `round-${round}/${i}`);
+      const reads = (await readSmallFiles(
+        names.map(() => path),
+        names,
+        OPTIONS,
+      ))!;
+      reads.forEach((read, i) => expect(entryOf(read).equals(tsEntry(read, names[i]!, content))).toBe(true));
+      const entries = reads[0]!.entries;
+      expect(entries.length).toBeGreaterThan(0);
+      releaseEntries(entries);
+      expect(entries.length).toBe(0);
+      expect(() => entryOf(reads[3]!)).toThrow(/detached/);
+      // Give the release's finalizer its turn, so that the next round takes the block back.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   });
 
   it('refuses names that do not match the paths one to one', () => {
