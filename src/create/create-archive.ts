@@ -201,7 +201,8 @@ function splitTime(ns: bigint): [number, number] {
 /** The tar header and the matching manifest fields of one entry. */
 function describeEntry(name: string, type: TarHeader['type'], stat: FileStat, size: number, linkTarget?: string): TarHeader {
   const [mtimeSec, mtimeNsec] = splitTime(stat.mtimeNs);
-  const rdev = stat.rdev;
+  const device = type === 'chardev' || type === 'blockdev';
+  const rdev = device ? stat.rdev : 0n;
   return {
     name: type === 'dir' ? `${name}/` : name,
     type,
@@ -212,9 +213,9 @@ function describeEntry(name: string, type: TarHeader['type'], stat: FileStat, si
     mtimeSec,
     mtimeNsec,
     linkTarget,
-    // Linux's dev_t packing (glibc's gnu_dev_major/minor).
-    devmajor: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)),
-    devminor: Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)),
+    // Linux's dev_t packing (glibc's gnu_dev_major/minor); only devices carry it.
+    devmajor: device ? Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)) : undefined,
+    devminor: device ? Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)) : undefined,
   };
 }
 
@@ -255,6 +256,8 @@ class CreateJob {
   #settings: CreateSettings;
   #writer: TarWriter;
   #selfKey: string | null;
+  /** The archive's own inode number: a cheap first test before the per-file key string is built. */
+  #selfIno: bigint | null;
   #log: Logger | undefined;
   #copy: CopyOptions;
   #links = new Map<string, string>();
@@ -282,6 +285,7 @@ class CreateJob {
     this.#nativeMissing = native.addon === null ? native.reason : null;
     log?.debug({ native: native.reason, raw: output.raw ? output.raw.kind : output.rawReason, leases: this.#leases.disabled ?? 'on' }, 'transfer capabilities');
     this.#selfKey = selfKey;
+    this.#selfIno = selfKey === null ? null : BigInt(selfKey.slice(selfKey.indexOf(':') + 1));
     this.#log = log;
     this.#records = options.collectRecords === false ? null : [];
     this.#copy = { paranoid: settings.paranoid, recentSeconds: settings.recentSeconds, signal: options.signal, pool: newChunkPool() };
@@ -334,7 +338,7 @@ class CreateJob {
         this.#options.signal?.throwIfAborted();
         const item = items[i]!;
         if (item.kind === 'skip') this.#skip(item);
-        else if (this.#selfKey !== null && inodeKey(item.stat) === this.#selfKey) {
+        else if (this.#selfKey !== null && item.stat.ino === this.#selfIno && inodeKey(item.stat) === this.#selfKey) {
           this.#note(item.name, 'is the archive being written; not archived');
         } else if (item.type === 'file') await this.#archiveFile(item, prepared[i] ?? null);
         else await this.#archiveOther(item);
@@ -462,8 +466,9 @@ class CreateJob {
   }
 
   async #archiveFile(item: WalkEntry, prepared: Promise<Prepared | null> | null): Promise<void> {
-    const key = inodeKey(item.stat);
-    const linkTarget = item.stat.nlink > 1n ? this.#links.get(key) : undefined;
+    // The key is built only for files with more than one link: the others cannot be hard links.
+    const key = item.stat.nlink > 1n ? inodeKey(item.stat) : '';
+    const linkTarget = key !== '' ? this.#links.get(key) : undefined;
     if (linkTarget !== undefined) {
       const h = describeEntry(item.name, 'hardlink', item.stat, 0, linkTarget);
       this.#addRecord(recordOf(h, await this.#writer.entry(h)));

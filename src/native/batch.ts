@@ -76,6 +76,10 @@ export interface SmallFileRead {
   entryEnd: number;
   /** The bytes read: at most size + 1 (one more than the size shows growth). */
   length: number;
+  /** The size the first fstat saw (`before.size`, as a number). */
+  expectedLength: number;
+  /** Whether any field metadataChanges compares differs between `before` and `after`. */
+  moved: boolean;
   /** SHA-256 (hex) of exactly the bytes read, computed on the pool thread that read them. */
   sha256: string;
   before: FileStat;
@@ -111,22 +115,33 @@ export interface SmallReadOptions {
 export async function readSmallFiles(paths: string[], names: string[], options: SmallReadOptions): Promise<SmallFileRead[] | null> {
   const { addon } = loadNative();
   if (addon === null) return null;
-  const raw = await addon.readSmallFiles(paths, names, options.maxBytes, options.lease, options.paranoid, Math.round(options.recentSeconds * 1e9));
+  if (names.length !== paths.length) throw new RangeError('readSmallFiles: names must match paths one to one');
+  const raw = await addon.readSmallFiles(
+    paths.length,
+    paths.join('\0'),
+    names.join('\0'),
+    options.maxBytes,
+    options.lease,
+    options.paranoid,
+    Math.round(options.recentSeconds * 1e9),
+  );
   const out: SmallFileRead[] = new Array(paths.length);
   const { flags, spans, entries } = raw;
   for (let i = 0; i < paths.length; i++) {
-    const f = i * 6;
+    const f = i * 7;
     const errno = flags[f + 4]!;
-    const start = spans[i * 3]!;
-    const length = spans[i * 3 + 2]!;
+    const start = spans[i * 4]!;
+    const length = spans[i * 4 + 2]!;
     out[i] = {
       error: errno === 0 ? undefined : { code: errnoName(errno), syscall: SYSCALLS[flags[f + 5]!] ?? 'open' },
       notRegular: flags[f] === 1,
       tooLarge: flags[f] === 2,
       entries,
       entryStart: start,
-      entryEnd: start + spans[i * 3 + 1]! + Math.ceil(length / 512) * 512,
+      entryEnd: start + spans[i * 4 + 1]! + Math.ceil(length / 512) * 512,
       length,
+      expectedLength: spans[i * 4 + 3]!,
+      moved: flags[f + 6] !== 0,
       sha256: raw.digests.toString('hex', i * 32, i * 32 + 32),
       before: new PackedStat(raw.stats, i * STAT_FIELDS * 2),
       after: new PackedStat(raw.stats, i * STAT_FIELDS * 2 + STAT_FIELDS),

@@ -43,7 +43,7 @@ namespace safebak {
 namespace {
 
 constexpr int STAT_FIELDS = 10;  // dev ino mode nlink uid gid rdev size mtimeNs ctimeNs
-constexpr int FLAG_FIELDS = 6;
+constexpr int FLAG_FIELDS = 7;
 
 void PackStat(const struct stat& st, int64_t* out) {
   out[0] = static_cast<int64_t>(st.st_dev);
@@ -273,6 +273,16 @@ ssize_t ReadFull(int fd, char* buf, size_t len) {
 
 size_t Padded(size_t n) { return (n + 511) / 512 * 512; }
 
+// Bits of what stability.ts's metadataChanges compares: 1 inode or device, 2 size, 4 mtime, 8 ctime.
+int32_t ChangedFields(const struct stat& a, const struct stat& b) {
+  int32_t bits = 0;
+  if (a.st_ino != b.st_ino || a.st_dev != b.st_dev) bits |= 1;
+  if (a.st_size != b.st_size) bits |= 2;
+  if (a.st_mtim.tv_sec != b.st_mtim.tv_sec || a.st_mtim.tv_nsec != b.st_mtim.tv_nsec) bits |= 4;
+  if (a.st_ctim.tv_sec != b.st_ctim.tv_sec || a.st_ctim.tv_nsec != b.st_ctim.tv_nsec) bits |= 8;
+  return bits;
+}
+
 // Batch buffers whose JS Buffer the garbage collector has let go, kept for
 // the next batches: a fresh buffer of a few hundred KiB costs a page fault
 // per 4 KiB on first touch, a reused one nothing. About as many as there are
@@ -482,9 +492,11 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
       buf_ = nullptr;
     }
     Napi::Buffer<unsigned char> digests = Napi::Buffer<unsigned char>::New(env, n * 32);
-    // Per file: where its entry starts, its header's length, the data bytes read.
-    Napi::Float64Array spans = Napi::Float64Array::New(env, n * 3);
-    // Per file: kind (0 read, 1 not regular, 2 too large), lease, path, recheck, errno, syscall (0 open, 1 fstat, 2 read).
+    // Per file: where its entry starts, its header's length, the data bytes read, the size the first fstat saw.
+    Napi::Float64Array spans = Napi::Float64Array::New(env, n * 4);
+    // Per file: kind (0 read, 1 not regular, 2 too large), lease, path, recheck, errno, syscall (0 open, 1 fstat, 2 read),
+    // and which of the stability fields moved between the two fstats (ChangedFields): JS then
+    // compares the packed stats, and builds the reasons, only for a file that moved.
     Napi::Int32Array flags = Napi::Int32Array::New(env, n * FLAG_FIELDS);
     Napi::BigInt64Array stats = Napi::BigInt64Array::New(env, n * STAT_FIELDS * 2);
     for (size_t i = 0; i < n; i++) {
@@ -496,10 +508,12 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
       fl[3] = f.recheck;
       fl[4] = f.err;
       fl[5] = strcmp(f.syscall, "fstat") == 0 ? 1 : strcmp(f.syscall, "read") == 0 ? 2 : strcmp(f.syscall, "sha256") == 0 ? 3 : 0;
+      fl[6] = ChangedFields(f.before, f.after);
       memcpy(digests.Data() + i * 32, f.sha256, 32);
-      spans.Data()[i * 3] = static_cast<double>(f.entryStart);
-      spans.Data()[i * 3 + 1] = static_cast<double>(f.headerLength);
-      spans.Data()[i * 3 + 2] = static_cast<double>(f.err == 0 ? f.length : 0);
+      spans.Data()[i * 4] = static_cast<double>(f.entryStart);
+      spans.Data()[i * 4 + 1] = static_cast<double>(f.headerLength);
+      spans.Data()[i * 4 + 2] = static_cast<double>(f.err == 0 ? f.length : 0);
+      spans.Data()[i * 4 + 3] = static_cast<double>(f.before.st_size);
       PackStat(f.before, stats.Data() + i * STAT_FIELDS * 2);
       PackStat(f.after, stats.Data() + i * STAT_FIELDS * 2 + STAT_FIELDS);
     }
@@ -541,31 +555,41 @@ Napi::Value ScanDir(const Napi::CallbackInfo& info) {
   return (new ScanDirWorker(env, PathArg(info[0], env)))->Start();
 }
 
-// readSmallFiles(paths: string[], names: string[], maxBytes: number, lease: boolean, paranoid: boolean, recentNs: number)
+// Splits "a\0b\0c" into `count` strings; throws unless there are exactly that many.
+std::vector<std::string> SplitJoined(const Napi::Value& v, size_t count, const char* what, Napi::Env env) {
+  if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be a string");
+  std::string joined = v.As<Napi::String>().Utf8Value();
+  std::vector<std::string> out;
+  out.reserve(count);
+  size_t at = 0;
+  for (size_t i = 0; i < count; i++) {
+    size_t end = joined.find('\0', at);
+    if ((end == std::string::npos) != (i + 1 == count)) throw Napi::RangeError::New(env, std::string(what) + " must hold one name per file");
+    if (end == std::string::npos) end = joined.size();
+    out.emplace_back(joined, at, end - at);
+    at = end + 1;
+  }
+  if (count == 0 && !joined.empty()) throw Napi::RangeError::New(env, std::string(what) + " must hold one name per file");
+  return out;
+}
+
+// readSmallFiles(count: number, paths: string, names: string, maxBytes: number, lease: boolean, paranoid: boolean, recentNs: number)
+// `paths` and `names` each hold `count` strings joined by NUL (which no path or
+// archive name contains): two string crossings per batch instead of two per file.
 Napi::Value ReadSmallFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "paths must be an array");
-  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "names must be an array");
-  Napi::Array arr = info[0].As<Napi::Array>();
-  Napi::Array nameArr = info[1].As<Napi::Array>();
-  if (nameArr.Length() != arr.Length()) throw Napi::RangeError::New(env, "names must match paths one to one");
-  std::vector<std::string> paths;
-  std::vector<std::string> names;
-  paths.reserve(arr.Length());
-  names.reserve(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    paths.push_back(PathArg(arr.Get(i), env));
-    Napi::Value name = nameArr.Get(i);
-    if (!name.IsString()) throw Napi::TypeError::New(env, "names must be strings");
-    names.push_back(name.As<Napi::String>().Utf8Value());
-  }
-  if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "maxBytes must be a number");
-  double max = info[2].As<Napi::Number>().DoubleValue();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "count must be a number");
+  double count = info[0].As<Napi::Number>().DoubleValue();
+  if (!(count >= 0) || count > 1e6 || count != static_cast<double>(static_cast<size_t>(count))) throw Napi::RangeError::New(env, "bad count");
+  std::vector<std::string> paths = SplitJoined(info[1], static_cast<size_t>(count), "paths", env);
+  std::vector<std::string> names = SplitJoined(info[2], static_cast<size_t>(count), "names", env);
+  if (!info[3].IsNumber()) throw Napi::TypeError::New(env, "maxBytes must be a number");
+  double max = info[3].As<Napi::Number>().DoubleValue();
   // The limit also keeps entries clear of the pax size record (8 GiB), which FileHeader does not write.
   if (!(max >= 0) || max > 1073741824.0) throw Napi::RangeError::New(env, "maxBytes must be from 0 to 1 GiB");
-  bool lease = info[3].ToBoolean().Value();
-  bool paranoid = info[4].ToBoolean().Value();
-  int64_t recentNs = info[5].IsNumber() ? info[5].As<Napi::Number>().Int64Value() : 0;
+  bool lease = info[4].ToBoolean().Value();
+  bool paranoid = info[5].ToBoolean().Value();
+  int64_t recentNs = info[6].IsNumber() ? info[6].As<Napi::Number>().Int64Value() : 0;
   return (new ReadSmallFilesWorker(env, std::move(paths), std::move(names), static_cast<size_t>(max), lease, paranoid, recentNs))->Start();
 }
 

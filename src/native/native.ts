@@ -73,7 +73,8 @@ export interface NativeAddon {
   /** Sets a path's mtime to the nanosecond (atime to now); Node's utimes keeps only microseconds. */
   utimensat(path: string, mtimeSec: number, mtimeNsec: number, nofollow: boolean): void;
   scanDir(path: string): Promise<RawScan>;
-  readSmallFiles(paths: string[], names: string[], maxBytes: number, lease: boolean, paranoid: boolean, recentNs: number): Promise<RawSmallFiles>;
+  /** `paths` and `names` hold `count` strings each, joined by NUL. */
+  readSmallFiles(count: number, paths: string, names: string, maxBytes: number, lease: boolean, paranoid: boolean, recentNs: number): Promise<RawSmallFiles>;
   /** Detaches a readSmallFiles buffer so that its memory is reused at once; its views read as empty afterwards. */
   releaseEntries(entries: Buffer): void;
   readonly constants: NativeConstants;
@@ -94,12 +95,12 @@ export interface RawScan {
 
 /** What the addon's readSmallFiles returns: see src/native/batch.ts, which unpacks it. */
 export interface RawSmallFiles {
-  /** Every file's finished tar entry, one after another; `spans` holds (entry start, header length, data length) per file. */
+  /** Every file's finished tar entry, one after another; `spans` holds (entry start, header length, data length, first fstat's size) per file. */
   entries: Buffer;
   spans: Float64Array;
   /** Per file, 32 bytes: SHA-256 of exactly its data bytes in `entries`. */
   digests: Buffer;
-  /** Per file: kind, lease, path, recheck, errno, syscall (see batch_io.cc). */
+  /** Per file: kind, lease, path, recheck, errno, syscall, changed stat fields (see batch_io.cc). */
   flags: Int32Array;
   stats: BigInt64Array;
 }
