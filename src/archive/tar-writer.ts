@@ -85,6 +85,24 @@ export class TarWriter {
   }
 
   /**
+   * Copies a whole encoded entry (`buf[start, end)`) into the stage when it
+   * fits without a flush, and returns its offset; -1, having written
+   * nothing, when it does not (then {@link encodedEntry} writes it). The
+   * synchronous path spares a small file two awaited promises.
+   */
+  stageEncoded(buf: Buffer, start: number, end: number): number {
+    const length = end - start;
+    // Strictly less: a full stage must be flushed, which is asynchronous.
+    if (length >= STAGE_BYTES - this.#staged) return -1;
+    const at = this.#offset;
+    this.#entryData = 0;
+    buf.copy(this.#stage, this.#staged, start, end);
+    this.#staged += length;
+    this.#offset += length;
+    return at;
+  }
+
+  /**
    * Writes a whole entry already encoded elsewhere (header blocks, data,
    * padding: `buf[start, end)`, the native batch's output); returns its offset.
    * The bytes are copied: `buf` may be reused as soon as this resolves.

@@ -23,7 +23,7 @@ import { FsProbe } from '../transfer/fs-probe.js';
 import { LEASE_BROKEN, LeaseKeeper } from '../transfer/lease.js';
 import type { Lease } from '../transfer/lease.js';
 import { SmallFileBatcher } from '../transfer/small-file-batcher.js';
-import type { EntryBatch } from '../transfer/small-file-batcher.js';
+import type { BatchedRead } from '../transfer/small-file-batcher.js';
 import { snapshotFile } from '../transfer/snapshot.js';
 import { spliceFile } from '../transfer/splice.js';
 import type { RawEntrySink } from '../transfer/splice.js';
@@ -245,9 +245,7 @@ type Attempt = { result: TransferResult; offset: number; strategyReason?: string
  * A small file read ahead of its turn, with why it was copied: its bytes, or
  * (from a native batch) its finished tar entry, `entries[start, end)`.
  */
-type Prepared =
-  | (WholeRead & { strategyReason?: string | undefined; entries?: undefined })
-  | { result: TransferResult; strategyReason: string; entries: EntryBatch; start: number; end: number };
+type Prepared = (WholeRead & { strategyReason?: string | undefined; batch?: undefined }) | BatchedRead;
 
 /** The state of one run of `createArchive`: the walk, the writer and the manifest. */
 class CreateJob {
@@ -259,6 +257,8 @@ class CreateJob {
   /** The archive's own inode number: a cheap first test before the per-file key string is built. */
   #selfIno: bigint | null;
   #log: Logger | undefined;
+  /** Whether debug lines are wanted: per-file ones are not even built otherwise. */
+  #debug: boolean;
   #copy: CopyOptions;
   #links = new Map<string, string>();
   #prefetchSeen = new Set<string>();
@@ -287,6 +287,7 @@ class CreateJob {
     this.#selfKey = selfKey;
     this.#selfIno = selfKey === null ? null : BigInt(selfKey.slice(selfKey.indexOf(':') + 1));
     this.#log = log;
+    this.#debug = log?.isLevelEnabled('debug') ?? false;
     this.#records = options.collectRecords === false ? null : [];
     this.#copy = { paranoid: settings.paranoid, recentSeconds: settings.recentSeconds, signal: options.signal, pool: newChunkPool() };
     this.#batcher =
@@ -359,11 +360,8 @@ class CreateJob {
       this.#prefetchSeen.add(key);
     }
     if (this.#batcher !== null) {
-      return this.#batcher.read(item.fsPath, item.name).then((read) => {
-        if (read === null) return null;
-        const reason = this.#choose(item, read.hot, 1, false, false).reason;
-        return { result: read.result, strategyReason: reason, entries: read.batch, start: read.start, end: read.end };
-      });
+      // Its strategy reason is chosen when it is written (#writeWhole): no promise per file for that.
+      return this.#batcher.read(item.fsPath, item.name);
     }
     return this.#leasedWholeRead(item, 1);
   }
@@ -429,7 +427,7 @@ class CreateJob {
       smallFileBytes: this.#settings.smallFileBytes,
       spliceMinBytes: this.#settings.spliceMinBytes,
     });
-    this.#log?.debug({ path: item.name, strategy: choice.strategy, reason: choice.reason, attempt }, 'strategy chosen');
+    if (this.#debug) this.#log?.debug({ path: item.name, strategy: choice.strategy, reason: choice.reason, attempt }, 'strategy chosen');
     return choice;
   }
 
@@ -512,10 +510,12 @@ class CreateJob {
         }),
       );
       this.#strategies[result.strategy]++;
-      this.#log?.debug(
-        { path: item.name, strategy: result.strategy, strategyReason: outcome.strategyReason, attempt, status, reasons: result.reasons },
-        'file transferred',
-      );
+      if (this.#debug) {
+        this.#log?.debug(
+          { path: item.name, strategy: result.strategy, strategyReason: outcome.strategyReason, attempt, status, reasons: result.reasons },
+          'file transferred',
+        );
+      }
       if (last) {
         finalStatus = status;
         finalReasons = result.reasons;
@@ -575,10 +575,13 @@ class CreateJob {
   }
 
   async #writeWhole(item: WalkEntry, whole: Prepared): Promise<Attempt> {
-    if (whole.entries !== undefined) {
-      const offset = await this.#writer.encodedEntry(whole.entries.entries, whole.start, whole.end);
-      whole.entries.done();
-      return { result: whole.result, offset, strategyReason: whole.strategyReason };
+    if (whole.batch !== undefined) {
+      const { batch, start, end } = whole;
+      // Staged without a flush in the common case: no await per entry.
+      let offset = this.#writer.stageEncoded(batch.entries, start, end);
+      if (offset < 0) offset = await this.#writer.encodedEntry(batch.entries, start, end);
+      batch.done();
+      return { result: whole.result, offset, strategyReason: this.#choose(item, whole.hot, 1, false, false).reason };
     }
     const h = describeEntry(item.name, 'file', whole.result.stat, whole.data.length);
     return { result: whole.result, offset: await this.#writer.entry(h, whole.data), strategyReason: whole.strategyReason };
