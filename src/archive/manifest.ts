@@ -90,15 +90,31 @@ function encodeEntryRecord(r: EntryRecord): string {
   let s = `{"kind":"entry","path":${JSON.stringify(r.path)},"type":"${r.type}"`;
   if (r.size !== undefined) s += `,"size":${r.size}`;
   if (r.sha256 !== undefined) s += `,"sha256":"${r.sha256}"`;
-  s += `,"mode":${r.mode},"uid":${r.uid},"gid":${r.gid},"mtime":"${r.mtime}"`;
+  s += `${idFields(r.mode, r.uid, r.gid)},"mtime":"${r.mtime}"`;
   if (r.linkTarget !== undefined) s += `,"linkTarget":${JSON.stringify(r.linkTarget)}`;
   s += `,"offset":${r.offset}`;
   if (r.strategy !== undefined) s += `,"strategy":"${r.strategy}"`;
-  if (r.strategyReason !== undefined) s += `,"strategyReason":${JSON.stringify(r.strategyReason)}`;
+  if (r.strategyReason !== undefined) s += `,"strategyReason":${reasonJson(r.strategyReason)}`;
   if (r.attempt !== undefined) s += `,"attempt":${r.attempt}`;
   s += `,"status":"${r.status}"`;
   if (r.reasons !== undefined) s += `,"reasons":${JSON.stringify(r.reasons)}`;
   return s + '}\n';
+}
+
+// Runs of files share their mode, owner and strategy reason: the last value's
+// encoding is kept rather than rebuilt (and left for the collector) per record.
+let lastIds = { mode: -1, uid: -1, gid: -1, text: '' };
+let lastReason = { reason: '', text: '""' };
+
+function idFields(mode: number, uid: number, gid: number): string {
+  const l = lastIds;
+  if (l.mode !== mode || l.uid !== uid || l.gid !== gid) lastIds = { mode, uid, gid, text: `,"mode":${mode},"uid":${uid},"gid":${gid}` };
+  return lastIds.text;
+}
+
+function reasonJson(reason: string): string {
+  if (lastReason.reason !== reason) lastReason = { reason, text: JSON.stringify(reason) };
+  return lastReason.text;
 }
 
 export interface SegmentLimits {

@@ -111,7 +111,9 @@ export async function* walkBatches(sources: readonly string[], options: WalkOpti
         stack.pop();
         continue;
       }
-      const childPath = path.join(top.fsPath, child.name ?? child.display);
+      // What path.join gives, without its normalising pass per file: the parent is
+      // already absolute and normalised, and a listed name is never '', '.', '..' nor holds a '/'.
+      const childPath = top.fsPath === '/' ? `/${child.name ?? child.display}` : `${top.fsPath}/${child.name ?? child.display}`;
       const childName = top.name === '' ? child.display : `${top.name}/${child.display}`;
       let full: boolean;
       if (child.name === null) {
@@ -133,12 +135,12 @@ export async function* walk(sources: readonly string[], options: WalkOptions): A
 }
 
 async function describe(fsPath: string, name: string, stat: FileStat, knownLink?: string | Buffer): Promise<WalkItem> {
-  const base = { fsPath, name, stat };
-  if (stat.isFile()) return { kind: 'entry', ...base, type: 'file' };
-  if (stat.isDirectory()) return { kind: 'entry', ...base, type: 'dir' };
-  if (stat.isFIFO()) return { kind: 'entry', ...base, type: 'fifo' };
-  if (stat.isCharacterDevice()) return { kind: 'entry', ...base, type: 'chardev' };
-  if (stat.isBlockDevice()) return { kind: 'entry', ...base, type: 'blockdev' };
+  // Literal objects of one shape, not spreads of a shared base: one allocation per entry.
+  if (stat.isFile()) return { kind: 'entry', fsPath, name, stat, type: 'file' };
+  if (stat.isDirectory()) return { kind: 'entry', fsPath, name, stat, type: 'dir' };
+  if (stat.isFIFO()) return { kind: 'entry', fsPath, name, stat, type: 'fifo' };
+  if (stat.isCharacterDevice()) return { kind: 'entry', fsPath, name, stat, type: 'chardev' };
+  if (stat.isBlockDevice()) return { kind: 'entry', fsPath, name, stat, type: 'blockdev' };
   if (stat.isSymbolicLink()) {
     let target = knownLink;
     if (target === undefined) {
@@ -151,7 +153,7 @@ async function describe(fsPath: string, name: string, stat: FileStat, knownLink?
       }
     }
     if (typeof target !== 'string') return { kind: 'skip', fsPath, name, reason: 'symlink target is not valid UTF-8', problem: true };
-    return { kind: 'entry', ...base, type: 'symlink', linkTarget: target };
+    return { kind: 'entry', fsPath, name, stat, type: 'symlink', linkTarget: target };
   }
   if (stat.isSocket()) return { kind: 'skip', fsPath, name, reason: 'socket ignored', problem: false };
   return { kind: 'skip', fsPath, name, reason: 'unknown file type', problem: true };
