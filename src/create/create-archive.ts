@@ -259,6 +259,8 @@ class CreateJob {
   #log: Logger | undefined;
   /** Whether debug lines are wanted: per-file ones are not even built otherwise. */
   #debug: boolean;
+  #smallFileBytes: bigint;
+  #batchedChoices: (Choice | undefined)[] = [];
   #copy: CopyOptions;
   #links = new Map<string, string>();
   #prefetchSeen = new Set<string>();
@@ -288,6 +290,7 @@ class CreateJob {
     this.#selfIno = selfKey === null ? null : BigInt(selfKey.slice(selfKey.indexOf(':') + 1));
     this.#log = log;
     this.#debug = log?.isLevelEnabled('debug') ?? false;
+    this.#smallFileBytes = BigInt(settings.smallFileBytes);
     this.#records = options.collectRecords === false ? null : [];
     this.#copy = { paranoid: settings.paranoid, recentSeconds: settings.recentSeconds, signal: options.signal, pool: newChunkPool() };
     this.#batcher =
@@ -411,6 +414,23 @@ class CreateJob {
     const wantsDirect = native && raw !== null && (s.strategy === 'splice' || (s.strategy === 'auto' && large && raw.kind === 'pipe'));
     const direct = wantsDirect ? await this.#fs.direct(item.stat.dev, item.fsPath) : false;
     return this.#choose(item, hot, attempt, reflink, direct);
+  }
+
+  /**
+   * The strategy reason of a batched read's first attempt. With no probes
+   * made, the choice depends only on the file being hot and on its size
+   * against smallFileBytes: it is made once per combination, not per file.
+   */
+  #batchedReason(item: WalkEntry, hot: boolean): string {
+    const key = (hot ? 2 : 0) + (item.stat.size < this.#smallFileBytes ? 1 : 0);
+    let choice = this.#batchedChoices[key];
+    if (choice === undefined) {
+      choice = this.#choose(item, hot, 1, false, false);
+      this.#batchedChoices[key] = choice;
+    } else if (this.#debug) {
+      this.#log?.debug({ path: item.name, strategy: choice.strategy, reason: choice.reason, attempt: 1 }, 'strategy chosen');
+    }
+    return choice.reason;
   }
 
   #choose(item: WalkEntry, hot: boolean, attempt: number, reflink: boolean, direct: boolean): Choice {
@@ -581,7 +601,7 @@ class CreateJob {
       let offset = this.#writer.stageEncoded(batch.entries, start, end);
       if (offset < 0) offset = await this.#writer.encodedEntry(batch.entries, start, end);
       batch.done();
-      return { result: whole.result, offset, strategyReason: this.#choose(item, whole.hot, 1, false, false).reason };
+      return { result: whole.result, offset, strategyReason: this.#batchedReason(item, whole.hot) };
     }
     const h = describeEntry(item.name, 'file', whole.result.stat, whole.data.length);
     return { result: whole.result, offset: await this.#writer.entry(h, whole.data), strategyReason: whole.strategyReason };
