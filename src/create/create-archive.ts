@@ -23,7 +23,8 @@ import { FsProbe } from '../transfer/fs-probe.js';
 import { LEASE_BROKEN, LeaseKeeper } from '../transfer/lease.js';
 import type { Lease } from '../transfer/lease.js';
 import { SmallFileBatcher } from '../transfer/small-file-batcher.js';
-import type { BatchedRead } from '../transfer/small-file-batcher.js';
+import { BatchSlot } from '../transfer/small-file-batcher.js';
+import type { BatchedRead, BatchOutcome } from '../transfer/small-file-batcher.js';
 import { snapshotFile } from '../transfer/snapshot.js';
 import { spliceFile } from '../transfer/splice.js';
 import type { RawEntrySink } from '../transfer/splice.js';
@@ -332,7 +333,7 @@ class CreateJob {
       },
       { items: s.readAhead, bytes: Math.max(1, Math.floor(s.readAheadBytes / (ahead + 1))), smallBytes: s.wholeReadBytes },
     );
-    const prepare = (items: WalkItem[]): (Promise<Prepared | null> | null)[] => {
+    const prepare = (items: WalkItem[]): (Promise<Prepared | null> | BatchSlot | null)[] => {
       const prepared = items.map((item) => this.#prefetch(item));
       this.#batcher?.flush();
       return prepared;
@@ -344,7 +345,15 @@ class CreateJob {
         if (item.kind === 'skip') this.#skip(item);
         else if (this.#selfKey !== null && item.stat.ino === this.#selfIno && inodeKey(item.stat) === this.#selfKey) {
           this.#note(item.name, 'is the archive being written; not archived');
-        } else if (item.type === 'file') await this.#archiveFile(item, prepared[i] ?? null);
+        } else if (item.type === 'file') {
+          const ahead = prepared[i] ?? null;
+          if (ahead instanceof BatchSlot) {
+            // Awaited only when the batch is still out or the file needs the general path.
+            const outcome = ahead.outcome;
+            const pending = this.#archiveBatched(item, outcome === undefined ? await ahead.wait() : outcome);
+            if (pending !== undefined) await pending;
+          } else await this.#archiveFile(item, ahead);
+        }
         else await this.#archiveOther(item);
         if (this.manifest.due()) await this.#writeSegment(false);
       }
@@ -354,7 +363,7 @@ class CreateJob {
   }
 
   /** Starts reading a small file ahead of its turn; never a file that may turn out to be a hard link. */
-  #prefetch(item: WalkItem): Promise<Prepared | null> | null {
+  #prefetch(item: WalkItem): Promise<Prepared | null> | BatchSlot | null {
     if (item.kind !== 'entry' || item.type !== 'file' || item.stat.size > BigInt(this.#settings.wholeReadBytes)) return null;
     if (!this.#copiesAhead(item.stat.size)) return null;
     if (item.stat.nlink > 1n) {
@@ -483,6 +492,30 @@ class CreateJob {
     this.#addRecord(recordOf(h, offset));
   }
 
+  /**
+   * A file read in a native batch. The usual case, a file that held still
+   * and has one link, is written and recorded without awaiting anything
+   * (unless the writer's stage must be flushed); any other outcome takes the
+   * general path, which records failures and retries changed files.
+   */
+  #archiveBatched(item: WalkEntry, outcome: BatchOutcome): Promise<void> | undefined {
+    if (outcome !== null && !('error' in outcome) && outcome.result.reasons.length === 0 && item.stat.nlink === 1n) {
+      const { batch, start, end, result } = outcome;
+      const offset = this.#writer.stageEncoded(batch.entries, start, end);
+      if (offset >= 0) {
+        batch.done();
+        const strategyReason = this.#batchedReason(item, outcome.hot);
+        const h = describeEntry(item.name, 'file', result.stat, result.size);
+        const record = recordOf(h, offset, { sha256: result.sha256, strategy: 'copy', strategyReason, attempt: 1, status: 'ok' });
+        this.#strategies.copy++;
+        if (this.#debug) this.#log?.debug({ path: item.name, strategy: 'copy', strategyReason, attempt: 1, status: 'ok', reasons: [] }, 'file transferred');
+        this.#finishFile(item, [record], 'ok', []);
+        return undefined;
+      }
+    }
+    return this.#archiveFile(item, outcome !== null && 'error' in outcome ? Promise.reject(outcome.error) : Promise.resolve(outcome));
+  }
+
   async #archiveFile(item: WalkEntry, prepared: Promise<Prepared | null> | null): Promise<void> {
     // The key is built only for files with more than one link: the others cannot be hard links.
     const key = item.stat.nlink > 1n ? inodeKey(item.stat) : '';
@@ -544,9 +577,14 @@ class CreateJob {
       this.#retried++;
       await sleep(this.#settings.retryDelayMs * attempt, undefined, { signal: this.#options.signal });
     }
+    if (item.stat.nlink > 1n) this.#links.set(key, item.name);
+    this.#finishFile(item, records, finalStatus, finalReasons);
+  }
+
+  /** Records a file's attempts (the last one stands) and reports it. */
+  #finishFile(item: WalkEntry, records: EntryRecord[], finalStatus: FileIssue['status'] | 'ok', finalReasons: string[]): void {
     for (const record of records) this.#addRecord(record);
     const final = records.at(-1)!;
-    if (item.stat.nlink > 1n) this.#links.set(key, item.name);
     this.#files++;
     this.#bytes += final.size ?? 0;
     this.#options.onProgress?.({ phase: 'archive', files: this.#files, bytes: this.#bytes, path: item.name, strategy: final.strategy });

@@ -1,7 +1,7 @@
 /** A batch of walk items with the work started for each of them ahead of time (null: none). */
 export interface PreparedBatch<T, P> {
   items: T[];
-  prepared: (Promise<P> | null)[];
+  prepared: (P | null)[];
 }
 
 /**
@@ -9,10 +9,11 @@ export interface PreparedBatch<T, P> {
  * after the one being consumed already have their `prepare` work running:
  * reads overlap each other and the writing of earlier entries, but results
  * are consumed in walk order. The batches' own limits bound what is held.
+ * `prepare`'s work per item is a promise or any other handle (null: none).
  */
 export async function* orderedPrefetch<T, P>(
   source: AsyncIterable<T[]>,
-  prepare: (items: T[]) => (Promise<P> | null)[],
+  prepare: (items: T[]) => (P | null)[],
   ahead: number,
 ): AsyncGenerator<PreparedBatch<T, P>> {
   const queue: PreparedBatch<T, P>[] = [];
@@ -28,7 +29,7 @@ export async function* orderedPrefetch<T, P>(
         }
         const prepared = prepare(next.value);
         // Handled when consumed; this only keeps an early failure from counting as unhandled.
-        for (const p of prepared) p?.catch(() => {});
+        for (const p of prepared) if (p instanceof Promise) p.catch(() => {});
         queue.push({ items: next.value, prepared });
       }
       const head = queue.shift();

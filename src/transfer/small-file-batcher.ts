@@ -39,12 +39,54 @@ export interface BatchedRead {
   hot: boolean;
 }
 
-interface Request {
-  path: string;
-  /** The archive name its entry's header carries. */
-  name: string;
-  resolve: (r: BatchedRead | null) => void;
-  reject: (e: unknown) => void;
+/** Why a file of a batch has no read: errno-coded as fs would reject, or the batch itself failed. */
+export interface BatchFailure {
+  error: unknown;
+}
+
+/** One file's outcome: its read, null when it turned out larger than `maxBytes`, or a failure. */
+export type BatchOutcome = BatchedRead | null | BatchFailure;
+
+/** A batch sent to the addon: its files' paths and names, then their outcomes. */
+class PendingBatch {
+  paths: string[] = [];
+  names: string[] = [];
+  /** Set when the batch has come back: one per file, in order. */
+  outcomes: BatchOutcome[] | null = null;
+  /** Settles (never rejects) when `outcomes` is set; null until the batch is sent. */
+  done: Promise<void> | null = null;
+  /** Sends the batch if it has not gone out yet. */
+  send: () => void;
+
+  constructor(send: () => void) {
+    this.send = send;
+  }
+}
+
+/**
+ * A file's place in a batch. Its outcome is read straight from the batch once
+ * that has come back: no promise per file, one per batch.
+ */
+export class BatchSlot {
+  readonly #batch: PendingBatch;
+  readonly #index: number;
+
+  constructor(batch: PendingBatch, index: number) {
+    this.#batch = batch;
+    this.#index = index;
+  }
+
+  /** The outcome, or undefined while the batch is still out (then await {@link wait}). */
+  get outcome(): BatchOutcome | undefined {
+    return this.#batch.outcomes?.[this.#index];
+  }
+
+  /** Resolves when the outcome is there; the batch goes out now if it had not yet. */
+  async wait(): Promise<BatchOutcome> {
+    if (this.#batch.done === null) this.#batch.send();
+    if (this.#batch.outcomes === null) await this.#batch.done;
+    return this.#batch.outcomes![this.#index]!;
+  }
 }
 
 /** Most files one native call reads: enough to amortise the pool trip, few enough to start writing soon. */
@@ -54,14 +96,14 @@ const BATCH = 64;
  * Gathers whole-file reads of small files into batches for the native
  * readSmallFiles call (one pool trip per batch instead of a dozen awaited fs
  * calls per file). A batch goes out when it is full or when the current turn
- * of work has queued all it will (`flush()`). Each read resolves to the copy
- * strategy's verdict and the file's tar entry, or null when the file turned out larger than
- * `maxBytes`; a file that cannot be opened rejects with an errno-coded
- * error, as fs would.
+ * of work has queued all it will (`flush()`). Each file's outcome is the copy
+ * strategy's verdict and its tar entry, null when the file turned out larger
+ * than `maxBytes`, or a failure carrying an errno-coded error as fs would
+ * reject with.
  */
 export class SmallFileBatcher {
   #options: SmallReadOptions;
-  #queue: Request[] = [];
+  #open: PendingBatch | null = null;
   #scheduled = false;
 
   constructor(options: SmallReadOptions) {
@@ -69,58 +111,57 @@ export class SmallFileBatcher {
   }
 
   /** Queues a read; it goes out with its batch when the batch is full or at the next {@link flush}. */
-  read(path: string, name: string): Promise<BatchedRead | null> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ path, name, resolve, reject });
-      if (this.#queue.length >= BATCH) this.#send(this.#queue.splice(0, BATCH));
-      else if (!this.#scheduled) {
-        // A caller that forgets to flush still gets its reads, one turn of the event loop later.
-        this.#scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+  read(path: string, name: string): BatchSlot {
+    const batch = (this.#open ??= new PendingBatch(() => this.flush()));
+    const slot = new BatchSlot(batch, batch.paths.length);
+    batch.paths.push(path);
+    batch.names.push(name);
+    if (batch.paths.length >= BATCH) this.flush();
+    else if (!this.#scheduled) {
+      // A caller that forgets to flush still gets its reads, one turn of the event loop later.
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return slot;
   }
 
   /** Sends what is queued now rather than waiting for a full batch. */
   flush(): void {
     this.#scheduled = false;
-    while (this.#queue.length > 0) this.#send(this.#queue.splice(0, BATCH));
+    const batch = this.#open;
+    this.#open = null;
+    if (batch !== null) this.#send(batch);
   }
 
-  #send(batch: Request[]): void {
-    readSmallFiles(
-      batch.map((b) => b.path),
-      batch.map((b) => b.name),
-      this.#options,
-    ).then(
+  #send(batch: PendingBatch): void {
+    const fail = (error: unknown): void => {
+      batch.outcomes = batch.paths.map(() => ({ error }));
+    };
+    batch.done = readSmallFiles(batch.paths, batch.names, this.#options).then(
       (reads) => {
-        if (reads === null) for (const b of batch) b.reject(new Error('native addon unavailable'));
-        else {
-          let readable = 0;
-          for (const read of reads) if (!read.error && !read.notRegular && !read.tooLarge) readable++;
-          const entries = reads[0] ? new EntryBatch(reads[0].entries, readable) : null;
-          reads.forEach((read, i) => settle(batch[i]!, read, entries!));
+        if (reads === null) {
+          fail(new Error('native addon unavailable'));
+          return;
         }
+        let readable = 0;
+        for (const read of reads) if (!read.error && !read.notRegular && !read.tooLarge) readable++;
+        const entries = reads[0] ? new EntryBatch(reads[0].entries, readable) : null;
+        batch.outcomes = reads.map((read, i) => settle(batch.paths[i]!, read, entries!));
       },
-      (err: unknown) => {
-        for (const b of batch) b.reject(err);
-      },
+      fail,
     );
   }
 }
 
-function settle(request: Request, read: SmallFileRead, entries: EntryBatch): void {
+function settle(path: string, read: SmallFileRead, entries: EntryBatch): BatchOutcome {
   if (read.error) {
-    request.reject(Object.assign(new Error(`${read.error.code}: ${read.error.syscall} '${request.path}'`), read.error, { path: request.path }));
-    return;
+    return { error: Object.assign(new Error(`${read.error.code}: ${read.error.syscall} '${path}'`), read.error, { path }) };
   }
   if (read.notRegular) {
-    request.reject(new NotRegularFile('is no longer a regular file'));
-    return;
+    return { error: new NotRegularFile('is no longer a regular file') };
   }
   if (read.tooLarge) {
-    request.resolve(null);
-    return;
+    return null;
   }
   const expected = read.expectedLength;
   const got = read.length;
@@ -133,7 +174,7 @@ function settle(request: Request, read: SmallFileRead, entries: EntryBatch): voi
   if (read.lease === 'broken') reasons.push(LEASE_BROKEN);
   if (read.path === 'vanished') reasons.push('vanished');
   if (read.path === 'other') reasons.push('path now names another file');
-  request.resolve({
+  return {
     result: {
       strategy: 'copy',
       size: got,
@@ -146,5 +187,5 @@ function settle(request: Request, read: SmallFileRead, entries: EntryBatch): voi
     start: read.entryStart,
     end: read.entryEnd,
     hot: read.lease === 'refused',
-  });
+  };
 }
