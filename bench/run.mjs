@@ -101,6 +101,8 @@ function distHash() {
   const files = fs.readdirSync(dist, { recursive: true }).filter((f) => f.endsWith('.js')).sort();
   const h = createHash('sha256');
   for (const f of files) h.update(f).update('\0').update(fs.readFileSync(path.join(dist, f)));
+  // The executable too: its shebang carries Node flags that change what is measured.
+  h.update('bin/safebak\0').update(fs.readFileSync(path.join(REPO, 'bin', 'safebak')));
   return h.digest('hex').slice(0, 12);
 }
 
@@ -203,8 +205,8 @@ function timed(cmd, args, { cwd = REPO } = {}) {
 function pairsFor(tree, opts, treesDir) {
   const work = WORK_DIR;
   const input = path.join(OUT_DIR, `verify-input-${process.pid}`, `${tree}.tar.zst`);
-  const node = process.execPath;
-  const sb = (...args) => ({ cmd: node, args: [opts.safebak, ...args] });
+  // Run as users run it: the executable itself, so that its shebang's Node flags apply.
+  const sb = (...args) => ({ cmd: opts.safebak, args });
   const clean = () => emptyDir(work);
   return {
     'create-tar': {
@@ -225,7 +227,7 @@ function pairsFor(tree, opts, treesDir) {
       setup: async () => {
         fs.mkdirSync(path.dirname(input), { recursive: true });
         fs.rmSync(input, { force: true });
-        const r = await timed(node, [opts.safebak, 'create', '-o', input, '-C', treesDir, tree]);
+        const r = await timed(opts.safebak, ['create', '-o', input, '-C', treesDir, tree]);
         if (r.exit !== 0) throw new Error(`making the verify input failed (exit ${r.exit}):\n${r.stderrTail}`);
       },
     },
