@@ -274,15 +274,23 @@ function isZeroBlock(buf: Buffer): boolean {
 }
 
 function checkChecksum(h: Buffer, corrupt: (m: string) => never): void {
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
+  // The checksum field counts as eight spaces. Old tars summed signed bytes:
+  // that sum is the unsigned one less 256 for every byte above 127. Two plain
+  // loops, no per-byte branch: this runs for every header of the archive.
+  let unsigned = 8 * 0x20;
+  let high = 0;
+  for (let i = 0; i < 148; i++) {
+    const b = h[i]!;
     unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+    high += b >> 7;
+  }
+  for (let i = 156; i < BLOCK; i++) {
+    const b = h[i]!;
+    unsigned += b;
+    high += b >> 7;
   }
   const stored = readNumber(h, 148, 8, 'checksum', corrupt);
-  if (stored !== unsigned && stored !== signed) corrupt('header checksum mismatch');
+  if (stored !== unsigned && stored !== unsigned - 256 * high) corrupt('header checksum mismatch');
 }
 
 /** A NUL-terminated string field, decoded as UTF-8 (what pax and GNU tar write). */
