@@ -150,6 +150,17 @@ describe('tar header encoding round-trips through the parser', () => {
       }
     });
 
+    it('all bytes 0xff: both sums are right at their extremes (the checksum passes, the format check fails)', () => {
+      const h = Buffer.alloc(BLOCK, 0xff);
+      for (const sum of [sums(h).unsigned, sums(h).signed]) {
+        if (sum < 0) continue; // a negative sum has no octal field
+        writeSum(h, sum);
+        expect(() => parse(h)).toThrow(/unknown header format/);
+      }
+      writeSum(h, sums(h).unsigned - 1);
+      expect(() => parse(h)).toThrow(/header checksum mismatch/);
+    });
+
     it('a flipped bit anywhere in the header, checksum field included, is caught', () => {
       const good = header();
       for (let at = 0; at < BLOCK; at += 7) {
