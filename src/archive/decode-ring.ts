@@ -13,12 +13,7 @@ const CLOSED = 2;
 // Set by a side about to sleep: the other notifies only then (a notify is not free).
 const PRODUCER_WAITS = 3;
 const CONSUMER_WAITS = 4;
-/** Non-zero once a follower (a second reader, on another thread) has joined. */
-const FOLLOWER = 5;
-const FOLLOWED = 6;
-/** Bumped by every release of either reader: what a waiting producer sleeps on. */
-const RELEASES = 7;
-const LENGTHS = 8;
+const LENGTHS = 5;
 
 type WaitAsync = (array: Int32Array, index: number, value: number) => { async: boolean; value: Promise<unknown> | string };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
@@ -30,10 +25,6 @@ const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
  * is sent per slot; while the producer keeps ahead, the consumer never
  * waits at all. The producer blocks (Atomics.wait) when every slot is in
  * use, which bounds memory to slots × slotBytes.
- *
- * A follower on a third thread may read the same slots after the consumer
- * (the verifier's hashing thread): a slot is then free again only once
- * both have released it.
  */
 export class DecodeRing {
   readonly shape: DecodeRingShape;
@@ -42,8 +33,6 @@ export class DecodeRing {
   #produced = 0;
   /** Consumer side: the next slot sequence number to read. */
   #next = 0;
-  /** Follower side: slots released so far. */
-  #followed = 0;
 
   private constructor(shape: DecodeRingShape) {
     this.shape = shape;
@@ -68,13 +57,11 @@ export class DecodeRing {
     const c = this.#control;
     for (;;) {
       if (Atomics.load(c, CLOSED) !== 0) return null;
-      const releases = Atomics.load(c, RELEASES);
       const consumed = Atomics.load(c, CONSUMED);
-      const done = Atomics.load(c, FOLLOWER) !== 0 ? Math.min(consumed, Atomics.load(c, FOLLOWED)) : consumed;
-      if (this.#produced - done < this.shape.slots) break;
+      if (this.#produced - consumed < this.shape.slots) break;
       Atomics.store(c, PRODUCER_WAITS, 1);
-      // Returns at once if a reader released since the loads above; the timeout is only a safety net.
-      Atomics.wait(c, RELEASES, releases, 1000);
+      // Returns at once if the consumer moved since the load above; the timeout is only a safety net.
+      Atomics.wait(c, CONSUMED, consumed, 1000);
       Atomics.store(c, PRODUCER_WAITS, 0);
     }
     return this.#slot(this.#produced);
@@ -101,24 +88,7 @@ export class DecodeRing {
   release(): void {
     this.#next++;
     Atomics.store(this.#control, CONSUMED, this.#next);
-    this.#released();
-  }
-
-  /** Consumer, before reading anything: from now on a slot is free only once the follower has released it too. */
-  addFollower(): void {
-    Atomics.store(this.#control, FOLLOWER, 1);
-  }
-
-  /** Follower: done with the oldest slot it has not released. */
-  releaseFollowed(): void {
-    this.#followed++;
-    Atomics.store(this.#control, FOLLOWED, this.#followed);
-    this.#released();
-  }
-
-  #released(): void {
-    Atomics.add(this.#control, RELEASES, 1);
-    if (Atomics.load(this.#control, PRODUCER_WAITS) !== 0) Atomics.notify(this.#control, RELEASES);
+    if (Atomics.load(this.#control, PRODUCER_WAITS) !== 0) Atomics.notify(this.#control, CONSUMED);
   }
 
   /** Consumer: resolves once the producer publishes past what has been read (or the ring closes). */
@@ -133,7 +103,7 @@ export class DecodeRing {
   /** Consumer: stops the producer at its next claim and releases any wait on either side. */
   close(): void {
     Atomics.store(this.#control, CLOSED, 1);
-    Atomics.notify(this.#control, RELEASES);
+    Atomics.notify(this.#control, CONSUMED);
     Atomics.notify(this.#control, PRODUCED);
   }
 

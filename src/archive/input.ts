@@ -3,8 +3,7 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import zstdBinding from 'zstd-napi/binding.js';
 import { SafebakError, ioError } from '../errors.js';
-import type { DecodeRing } from './decode-ring.js';
-import { createDecodeRing, decodeWorkerFile, decompressZstdInWorker, useDecodeThread } from './zstd-decode-thread.js';
+import { decodeWorkerFile, decompressZstdInWorker, useDecodeThread } from './zstd-decode-thread.js';
 
 export type InputCompression = 'zstd' | 'gzip' | 'none';
 
@@ -14,12 +13,6 @@ export interface ArchiveInput {
   /** For zstd: whether the first frame carries a content checksum (null where unknown). */
   contentChecksum: boolean | null;
   chunks: AsyncIterable<Buffer>;
-  /**
-   * Where zstd is decoded on a worker thread: the shared ring the chunks
-   * are views of. A reader on another thread may follow it (join before
-   * the first chunk is read), and slots then wait for both readers.
-   */
-  ring?: DecodeRing | undefined;
   close(): void;
 }
 
@@ -91,15 +84,14 @@ async function openThreaded(fd: number, label: string): Promise<ArchiveInput | n
     throw ioError(label, err, 'cannot read the archive');
   }
   if (got < 5 || head.readUInt32LE(0) !== ZSTD_MAGIC) return null;
-  const ring = createDecodeRing();
-  const chunks = decompressZstdInWorker(fd, label, workerUrl, ring);
+  const chunks = decompressZstdInWorker(fd, label, workerUrl);
   let closed = false;
   const close = (): void => {
     if (closed) return;
     closed = true;
     void chunks.return(undefined).finally(() => fs.close(fd, () => {}));
   };
-  return { compression: 'zstd', contentChecksum: (head[4]! & 0x04) !== 0, chunks, ring, close };
+  return { compression: 'zstd', contentChecksum: (head[4]! & 0x04) !== 0, chunks, close };
 }
 
 /** The descriptor, and the size where it is a regular file. */

@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import { SafebakError } from '../errors.js';
 import { openArchiveInput } from './input.js';
-import type { DecodeRing } from './decode-ring.js';
 import type { InputCompression } from './input.js';
 import { TarParser } from './tar-parser.js';
 import type { TarParserHandlers } from './tar-parser.js';
@@ -9,12 +8,8 @@ import type { TarParserHandlers } from './tar-parser.js';
 export interface ReadArchiveHandlers extends TarParserHandlers {
   /** Awaited after each input chunk: where a reader does its async work, bounded per chunk. */
   settle?(): Promise<void>;
-  /**
-   * Called once the compression layer is known, before any entry: a damaged
-   * archive still says what it was. `ring` is the input's decode ring, if it
-   * has one (see ArchiveInput).
-   */
-  opened?(compression: InputCompression, contentChecksum: boolean | null, ring: DecodeRing | undefined): void;
+  /** Called once the compression layer is known, before any entry: a damaged archive still says what it was. */
+  opened?(compression: InputCompression, contentChecksum: boolean | null): void;
 }
 
 export interface ReadArchiveSummary {
@@ -38,7 +33,7 @@ export async function readArchive(
 ): Promise<ReadArchiveSummary> {
   signal?.throwIfAborted();
   const input = await openArchiveInput(source, label);
-  handlers.opened?.(input.compression, input.contentChecksum, input.ring);
+  handlers.opened?.(input.compression, input.contentChecksum);
   const parser = new TarParser(handlers);
   try {
     for await (const chunk of input.chunks) {

@@ -1,6 +1,7 @@
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SafebakError, ioError } from '../errors.js';
-import { findWorkerFile } from '../worker-file.js';
 import { DecodeRing } from './decode-ring.js';
 import type { DecodeWorkerData, DecodeWorkerMessage } from './zstd-decode-worker.js';
 
@@ -31,15 +32,17 @@ export function useDecodeThread(size: number): boolean {
 
 let workerFile: URL | null | undefined;
 
-/** The compiled worker script, or null when there is none (see findWorkerFile). */
+/**
+ * The compiled worker script, or null when there is none. Under the test
+ * runner this module is TypeScript source, which a worker cannot load: the
+ * built copy in dist/ stands in for it.
+ */
 export function decodeWorkerFile(): URL | null {
-  workerFile ??= findWorkerFile('./zstd-decode-worker.js', import.meta.url);
+  if (workerFile !== undefined) return workerFile;
+  const candidates = [new URL('./zstd-decode-worker.js', import.meta.url)];
+  if (import.meta.url.endsWith('.ts')) candidates.push(new URL('../../dist/archive/zstd-decode-worker.js', import.meta.url));
+  workerFile = candidates.find((u) => fs.existsSync(fileURLToPath(u))) ?? null;
   return workerFile;
-}
-
-/** A ring for {@link decompressZstdInWorker}. */
-export function createDecodeRing(): DecodeRing {
-  return DecodeRing.create(RING_SLOTS, SLOT_BYTES);
 }
 
 /**
@@ -48,10 +51,10 @@ export function createDecodeRing(): DecodeRing {
  * is asked for: it then goes back to the worker to be filled again. Errors
  * are those of the in-thread decoder: SAFEBAK_ARCHIVE_CORRUPT for the
  * compression layer, SAFEBAK_IO for the read. The descriptor stays the
- * caller's; it may be closed once this generator has finished. The chunks
- * live in `ring` (from {@link createDecodeRing}), which a follower may join.
+ * caller's; it may be closed once this generator has finished.
  */
-export async function* decompressZstdInWorker(fd: number, label: string, workerUrl: URL, ring: DecodeRing): AsyncGenerator<Buffer> {
+export async function* decompressZstdInWorker(fd: number, label: string, workerUrl: URL): AsyncGenerator<Buffer> {
+  const ring = DecodeRing.create(RING_SLOTS, SLOT_BYTES);
   const data: DecodeWorkerData = { fd, ring: ring.shape, readBytes: READ_BYTES };
   const worker = new Worker(workerUrl, { workerData: data });
   // The worker's one message is its last; it follows every slot it published.

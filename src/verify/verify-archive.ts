@@ -6,12 +6,10 @@ import { formatManifestTime, SEGMENT_NAME } from '../archive/manifest.js';
 import type { EntryRecord, FooterRecord, HeaderRecord, ManifestRecord } from '../archive/manifest.js';
 import { readArchive } from '../archive/read-archive.js';
 import type { ReadArchiveSummary } from '../archive/read-archive.js';
-import type { DecodeRing } from '../archive/decode-ring.js';
 import type { InputCompression } from '../archive/input.js';
 import type { ParsedEntry } from '../archive/tar-parser.js';
 import { ExitStatus, SafebakError } from '../errors.js';
 import { MAX_SEGMENT_BYTES, parseSegment } from './manifest-reader.js';
-import { HashOffload } from './hash-offload.js';
 import { checkSource } from './source-check.js';
 import type { SourceVerdict } from './source-check.js';
 import { TaskQueue } from './task-queue.js';
@@ -98,20 +96,15 @@ export async function verifyArchive(source: string | Readable, options: VerifyOp
   const state = new Verification(options);
   let summary: ReadArchiveSummary | null = null;
   try {
-    try {
-      summary = await readArchive(source, label, state.handlers(), options.signal);
-    } catch (err) {
-      if (!(err instanceof SafebakError)) throw err;
-      if (err.code !== 'SAFEBAK_ARCHIVE_CORRUPT' && err.code !== 'SAFEBAK_ARCHIVE_TRUNCATED') throw err;
-      state.problem(undefined, err.message);
-      state.truncatedOrCorrupt = true;
-    }
-    state.hashesDone();
-    await state.tasks.drain();
-    return state.finish(summary);
-  } finally {
-    await state.close();
+    summary = await readArchive(source, label, state.handlers(), options.signal);
+  } catch (err) {
+    if (!(err instanceof SafebakError)) throw err;
+    if (err.code !== 'SAFEBAK_ARCHIVE_CORRUPT' && err.code !== 'SAFEBAK_ARCHIVE_TRUNCATED') throw err;
+    state.problem(undefined, err.message);
+    state.truncatedOrCorrupt = true;
   }
+  await state.tasks.drain();
+  return state.finish(summary);
 }
 
 class Verification {
@@ -122,9 +115,7 @@ class Verification {
   #moreProblems = 0;
   #flagged: FlaggedFile[] = [];
   #pending = new Map<number, PendingEntry>();
-  #current: { pending: PendingEntry | null; hash: Hash | null; offloaded: boolean; segment: Buffer[] | null; segmentIndex: number } | null = null;
-  /** Hashing on its own thread, where the input is decoded into a shared ring. */
-  #offload: HashOffload | null = null;
+  #current: { pending: PendingEntry | null; hash: Hash | null; segment: Buffer[] | null; segmentIndex: number } | null = null;
   #seq = 0;
   #droppedBeforeManifest = 0;
   #segments = 0;
@@ -143,15 +134,6 @@ class Verification {
     this.#options = options;
   }
 
-  /** Waits for the hashing thread to deliver every digest of entries read so far. */
-  hashesDone(): void {
-    this.#offload?.finishAll();
-  }
-
-  async close(): Promise<void> {
-    await this.#offload?.close();
-  }
-
   problem(path: string | undefined, message: string): void {
     if (path !== undefined) this.#corruptPaths.add(path);
     if (this.#problems.length < MAX_PROBLEMS) this.#problems.push({ path, message });
@@ -163,17 +145,14 @@ class Verification {
       entry: (e: ParsedEntry) => this.#onEntry(e),
       data: (chunk: Buffer) => {
         const cur = this.#current!;
-        if (cur.offloaded) this.#offload!.data(chunk);
-        else if (cur.hash) cur.hash.update(chunk);
+        if (cur.hash) cur.hash.update(chunk);
         else if (cur.segment) cur.segment.push(Buffer.from(chunk));
       },
       entryEnd: () => this.#onEntryEnd(),
-      opened: (compression: InputCompression, contentChecksum: boolean | null, ring: DecodeRing | undefined) => {
+      opened: (compression: InputCompression, contentChecksum: boolean | null) => {
         this.#input = { compression, contentChecksum };
-        if (ring) this.#offload = HashOffload.start(ring);
       },
       settle: async () => {
-        this.#offload?.chunkDone();
         await this.tasks.drain();
         this.#options.onProgress?.({ entries: this.#tarEntries, bytes: this.#bytesSeen });
       },
@@ -188,7 +167,7 @@ class Verification {
       if (e.size > MAX_SEGMENT_BYTES) {
         throw new SafebakError('SAFEBAK_ARCHIVE_CORRUPT', `manifest segment ${e.name} claims ${e.size} bytes, beyond any real segment`);
       }
-      this.#current = { pending: null, hash: null, offloaded: false, segment: [], segmentIndex: Number(segment[1]) };
+      this.#current = { pending: null, hash: null, segment: [], segmentIndex: Number(segment[1]) };
       return;
     }
     if (e.type === 'unknown') this.#unknownTypes++;
@@ -196,8 +175,7 @@ class Verification {
     const pending: PendingEntry = { entry: e, sha256: null, seq: this.#seq++ };
     this.#remember(pending);
     const hasData = e.type === 'file' || e.type === 'unknown';
-    const offloaded = hasData && e.size > 0 && this.#offload !== null;
-    this.#current = { pending, hash: hasData && !offloaded ? createHash('sha256') : null, offloaded, segment: null, segmentIndex: 0 };
+    this.#current = { pending, hash: hasData ? createHash('sha256') : null, segment: null, segmentIndex: 0 };
   }
 
   #remember(p: PendingEntry): void {
@@ -221,19 +199,7 @@ class Verification {
       return;
     }
     const p = cur.pending!;
-    if (cur.offloaded) {
-      this.#offload!.end((sha256) => {
-        p.sha256 = sha256;
-        this.#hashed(p);
-      });
-      return;
-    }
     if (cur.hash) p.sha256 = cur.hash.digest('hex');
-    this.#hashed(p);
-  }
-
-  /** An entry's data is hashed (or it has none): compare it with its source, if asked to. */
-  #hashed(p: PendingEntry): void {
     const root = this.#options.against;
     if (root !== undefined && p.entry.type === 'file' && p.sha256 !== null) {
       const e = p.entry;
@@ -248,8 +214,6 @@ class Verification {
   }
 
   #onSegment(index: number, body: Buffer): void {
-    // The records compare digests of entries before the segment: all must be in.
-    this.hashesDone();
     const expected = this.#segments + 1;
     if (index !== expected) {
       this.problem(undefined, index > expected ? `manifest segment ${expected}${index - 1 > expected ? `–${index - 1}` : ''} is missing` : `manifest segment ${index} appears twice or out of order`);

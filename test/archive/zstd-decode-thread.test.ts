@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openArchiveInput } from '../../src/archive/input.js';
-import { createDecodeRing, decodeWorkerFile, decompressZstdInWorker } from '../../src/archive/zstd-decode-thread.js';
+import { decodeWorkerFile, decompressZstdInWorker } from '../../src/archive/zstd-decode-thread.js';
 import { SafebakError } from '../../src/errors.js';
 import { makeTempDir, removeDir } from '../helpers/tmp-dir.js';
 
@@ -43,7 +43,7 @@ async function decodeFile(file: string, slowEvery = 0): Promise<{ out: Buffer; c
   let error: unknown = null;
   try {
     let n = 0;
-    for await (const chunk of decompressZstdInWorker(fd, file, url!, createDecodeRing())) {
+    for await (const chunk of decompressZstdInWorker(fd, file, url!)) {
       // A slow consumer, holding its chunk: the worker fills every other slot and must wait for this one.
       if (slowEvery > 0 && ++n % slowEvery === 0) await sleep(15);
       parts.push(Buffer.from(chunk));
