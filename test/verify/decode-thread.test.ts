@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArchive } from '../../src/index.js';
-import { tarBytesOf } from '../helpers/archive-bytes.js';
+import { readEntries, tarBytesOf } from '../helpers/archive-bytes.js';
+import { flipBitOf } from '../helpers/corrupt.js';
 import { runCli } from '../helpers/cli.js';
 import { runCliMeasuringRss } from '../helpers/max-rss.js';
 import { makeTempDir, removeDir } from '../helpers/tmp-dir.js';
@@ -84,6 +85,70 @@ describe('verify with the decoding thread and without', () => {
     const [threaded, inline] = await bothWays(archive);
     expect(threaded!.status).toBe(3);
     expect(threaded).toEqual(inline);
+  });
+});
+
+describe('many small files, with the decoding thread and without', () => {
+  let many: Buffer;
+  beforeAll(async () => {
+    // Entries of every small size, many per ring slot, cut anywhere by slot boundaries.
+    const files: Record<string, Record<string, string>> = {};
+    for (let d = 0; d < 20; d++) {
+      const dir: Record<string, string> = {};
+      for (let i = 0; i < 1000; i++) dir[`f${i}.txt`] = `file ${d}/${i} `.repeat(i % 40) + (i % 7 === 0 ? '' : '\n');
+      files[`d${d}`] = dir;
+    }
+    buildTree(path.join(work, 'many-src'), { tree: files });
+    const r = await createArchive({ sources: ['tree'], cwd: path.join(work, 'many-src'), output: path.join(work, 'many.tar.zst'), segmentEntries: 5000 });
+    expect(r.status).toBe(0);
+    many = await tarBytesOf(path.join(work, 'many.tar.zst'));
+  });
+
+  it('intact: exit 0 both ways, identical results', async () => {
+    const archive = path.join(work, 'many-frames.tar.zst');
+    fs.writeFileSync(archive, Buffer.concat(threeFrames(many)));
+    const [threaded, inline] = await bothWays(archive);
+    expect(threaded!.status, JSON.stringify(threaded!.json['problems'])).toBe(0);
+    expect(threaded).toEqual(inline);
+    expect(threaded!.json['files']).toBe(20_000);
+  });
+
+  it('one flipped bit in a small file, recompressed: exit 3 both ways, the same file named', async () => {
+    const entries = await readEntries(many);
+    const victim = entries.find((e) => e.entry.name === 'tree/d13/f777.txt')!;
+    expect(victim.data.length).toBeGreaterThan(0);
+    const archive = path.join(work, 'many-flip.tar.zst');
+    fs.writeFileSync(archive, Buffer.concat(threeFrames(flipBitOf(many, victim.dataOffset + 3, 2))));
+    const [threaded, inline] = await bothWays(archive);
+    expect(threaded!.status).toBe(3);
+    expect(threaded).toEqual(inline);
+    expect(threaded!.json['problems']).toEqual([{ path: 'tree/d13/f777.txt', message: 'tree/d13/f777.txt: data does not match its recorded sha256 (the archive is damaged)' }]);
+  });
+
+});
+
+describe('--against, with the decoding thread and without', () => {
+  it('every file intact both ways, then a changed source named both ways', async () => {
+    const archive = path.join(work, 'against.tar.zst');
+    fs.writeFileSync(archive, Buffer.concat(threeFrames(tar)));
+    const run = async (): Promise<{ status: number | null; files: { path: string; verdict: string }[] }[]> => {
+      const out = [];
+      for (const mode of ['1', '0'] as const) {
+        const r = await runCli(['verify', '--json', '--against', path.join(work, 'src'), archive], { env: env(mode) });
+        const json = JSON.parse(r.stdout.toString('utf8')) as { against: { files: { path: string; verdict: string }[] } };
+        out.push({ status: r.status, files: [...json.against.files].sort((a, b) => a.path.localeCompare(b.path)) });
+      }
+      return out;
+    };
+    const [intactThreaded, intactInline] = await run();
+    expect(intactThreaded!.status).toBe(0);
+    expect(intactThreaded).toEqual(intactInline);
+    expect(intactThreaded!.files.length).toBe(312);
+    fs.writeFileSync(path.join(work, 'src/tree/r5.bin'), 'changed since the archive was made\n');
+    const [threaded, inline] = await run();
+    expect(threaded!.status).toBe(1);
+    expect(threaded).toEqual(inline);
+    expect(threaded!.files.filter((f) => f.verdict !== 'intact').map((f) => f.path)).toEqual(['tree/r5.bin']);
   });
 });
 
