@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import zstdBinding from 'zstd-napi/binding.js';
 import { SafebakError, ioError } from '../errors.js';
 import { FollowedFile } from './followed-file.js';
+import { decodeWorkerFile, decompressZstdInWorker, useDecodeThread } from './zstd-decode-thread.js';
 
 export type InputCompression = 'zstd' | 'gzip' | 'none';
 
@@ -29,12 +30,16 @@ const READ_CHUNK = 1024 * 1024;
  * truncation) as SAFEBAK_ARCHIVE_CORRUPT.
  */
 export async function openArchiveInput(source: ArchiveSource, label: string): Promise<ArchiveInput> {
-  const sourceChunks =
-    typeof source === 'string'
-      ? readReusing(await openForRead(source), label)
-      : source instanceof FollowedFile
-        ? source.chunks()
-        : tagErrors(source, label);
+  let fd: number | null = null;
+  if (typeof source === 'string') {
+    const opened = await openForRead(source);
+    fd = opened.fd;
+    // Only a regular file: the worker reads at explicit offsets, which a pipe cannot do.
+    const threaded = opened.size !== null && useDecodeThread(opened.size) ? await openThreaded(opened.fd, label) : null;
+    if (threaded) return threaded;
+  }
+  // A file still being written (create's read-back) is decoded here: its reader already runs on a thread of its own.
+  const sourceChunks = fd !== null ? readReusing(fd, label) : source instanceof FollowedFile ? source.chunks() : tagErrors(source as Readable, label);
   const iterator = sourceChunks[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   let ended = false;
@@ -67,7 +72,35 @@ export async function openArchiveInput(source: ArchiveSource, label: string): Pr
   return { compression: 'none', contentChecksum: null, chunks: rest, close };
 }
 
-async function openForRead(path: string): Promise<number> {
+/**
+ * A regular file holding zstd is decoded on a worker thread, in parallel
+ * with the consumer (see zstd-decode-thread.ts). Null for anything else, or
+ * where there is no worker script: the caller reads it in-thread from byte 0.
+ */
+async function openThreaded(fd: number, label: string): Promise<ArchiveInput | null> {
+  const workerUrl = decodeWorkerFile();
+  if (workerUrl === null) return null;
+  const head = Buffer.alloc(5);
+  let got: number;
+  try {
+    got = await new Promise<number>((resolve, reject) => fs.read(fd, head, 0, head.length, 0, (err, n) => (err ? reject(err) : resolve(n))));
+  } catch (err) {
+    fs.close(fd, () => {});
+    throw ioError(label, err, 'cannot read the archive');
+  }
+  if (got < 5 || head.readUInt32LE(0) !== ZSTD_MAGIC) return null;
+  const chunks = decompressZstdInWorker(fd, label, workerUrl);
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    void chunks.return(undefined).finally(() => fs.close(fd, () => {}));
+  };
+  return { compression: 'zstd', contentChecksum: (head[4]! & 0x04) !== 0, chunks, close };
+}
+
+/** The descriptor, and the size where it is a regular file. */
+async function openForRead(path: string): Promise<{ fd: number; size: number | null }> {
   return new Promise((resolve, reject) => {
     fs.open(path, 'r', (err, fd) => {
       if (err) reject(ioError(path, err, 'cannot open the archive'));
@@ -76,7 +109,7 @@ async function openForRead(path: string): Promise<number> {
           if (serr) reject(ioError(path, serr));
           else if (st.isDirectory()) {
             fs.close(fd, () => reject(new SafebakError('SAFEBAK_NOT_AN_ARCHIVE', 'is a directory, not an archive', { path })));
-          } else resolve(fd);
+          } else resolve({ fd, size: st.isFile() ? st.size : null });
         });
       }
     });
@@ -115,6 +148,7 @@ async function* tagErrors(raw: Readable, label: string): AsyncGenerator<Buffer> 
     throw ioError(label, err, 'cannot read the archive');
   }
 }
+
 
 /** One step's output: bounded, so memory is too, whatever the compression ratio. */
 const ZSTD_OUT = 128 * 1024;

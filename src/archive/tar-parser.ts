@@ -55,7 +55,9 @@ export class TarParser {
   #handlers: TarParserHandlers;
   #state: State = 'header';
   #offset = 0;
-  #header = Buffer.alloc(BLOCK);
+  /** The header block being read, also seen as 128 words for the checksum. */
+  #headerWords = new Uint32Array(BLOCK / 4);
+  #header = Buffer.from(this.#headerWords.buffer);
   #headerFill = 0;
   #remaining = 0;
   #padding = 0;
@@ -172,7 +174,7 @@ export class TarParser {
       return;
     }
     if (this.#zeroBlocks > 0) this.#corrupt('a lone zero block inside the archive');
-    checkChecksum(h, (m) => this.#corrupt(m));
+    checkChecksum(h, this.#headerWords, (m) => this.#corrupt(m));
     const magic = h.toString('latin1', 257, 263);
     const version = h.toString('latin1', 263, 265);
     const isUstar = magic === 'ustar\0' && version === '00';
@@ -273,16 +275,32 @@ function isZeroBlock(buf: Buffer): boolean {
   return isZero(buf, 0, BLOCK);
 }
 
-function checkChecksum(h: Buffer, corrupt: (m: string) => never): void {
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+/**
+ * The checksum field counts as eight spaces. Old tars summed signed bytes:
+ * that sum is the unsigned one less 256 for every byte above 127. This runs
+ * for every header of the archive, so it sums a word at a time: two bytes
+ * per 16-bit lane (126 words of at most 2 × 255 fit a lane), and the top
+ * bit of every byte per 8-bit lane.
+ */
+function checkChecksum(h: Buffer, words: Uint32Array, corrupt: (m: string) => never): void {
+  let even = 0;
+  let odd = 0;
+  let high = 0;
+  for (let i = 0; i < BLOCK / 4; i++) {
+    // Words 37 and 38 are bytes 148-155, the checksum field itself.
+    if (i === 37) {
+      i = 38;
+      continue;
+    }
+    const w = words[i]!;
+    even += w & 0x00ff00ff;
+    odd += (w >>> 8) & 0x00ff00ff;
+    high += (w >>> 7) & 0x01010101;
   }
+  const unsigned = (even & 0xffff) + (even >>> 16) + (odd & 0xffff) + (odd >>> 16) + 8 * 0x20;
+  const highBytes = (high & 0xff) + ((high >>> 8) & 0xff) + ((high >>> 16) & 0xff) + (high >>> 24);
   const stored = readNumber(h, 148, 8, 'checksum', corrupt);
-  if (stored !== unsigned && stored !== signed) corrupt('header checksum mismatch');
+  if (stored !== unsigned && stored !== unsigned - 256 * highBytes) corrupt('header checksum mismatch');
 }
 
 /** A NUL-terminated string field, decoded as UTF-8 (what pax and GNU tar write). */

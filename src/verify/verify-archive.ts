@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -76,6 +76,8 @@ export interface VerifyResult {
 }
 
 const MAX_PROBLEMS = 1000;
+/** crypto.hash (Node 20.12+): a one-shot digest without a Hash object. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: 'hex') => string }).hash;
 /** Without any segment yet, how many entries are remembered before the archive counts as foreign. */
 const FOREIGN_WINDOW = 20_000;
 
@@ -124,7 +126,7 @@ class Verification {
   #moreProblems = 0;
   #flagged: FlaggedFile[] = [];
   #pending = new Map<number, PendingEntry>();
-  #current: { pending: PendingEntry | null; hash: Hash | null; segment: Buffer[] | null; segmentIndex: number } | null = null;
+  #current: { pending: PendingEntry | null; hashing: boolean; hash: Hash | null; sha256: string | null; segment: Buffer[] | null; segmentIndex: number } | null = null;
   #seq = 0;
   #droppedBeforeManifest = 0;
   #segments = 0;
@@ -154,8 +156,11 @@ class Verification {
       entry: (e: ParsedEntry) => this.#onEntry(e),
       data: (chunk: Buffer) => {
         const cur = this.#current!;
-        if (cur.hash) cur.hash.update(chunk);
-        else if (cur.segment) cur.segment.push(Buffer.from(chunk));
+        if (cur.hashing) {
+          // Most small files arrive in one piece: one call, no Hash object.
+          if (cur.hash === null && oneShot && chunk.length === cur.pending!.entry.size) cur.sha256 = oneShot('sha256', chunk, 'hex');
+          else (cur.hash ??= createHash('sha256')).update(chunk);
+        } else if (cur.segment) cur.segment.push(Buffer.from(chunk));
       },
       entryEnd: () => this.#onEntryEnd(),
       opened: (compression: InputCompression, contentChecksum: boolean | null) => {
@@ -176,7 +181,7 @@ class Verification {
       if (e.size > MAX_SEGMENT_BYTES) {
         throw new SafebakError('SAFEBAK_ARCHIVE_CORRUPT', `manifest segment ${e.name} claims ${e.size} bytes, beyond any real segment`);
       }
-      this.#current = { pending: null, hash: null, segment: [], segmentIndex: Number(segment[1]) };
+      this.#current = { pending: null, hashing: false, hash: null, sha256: null, segment: [], segmentIndex: Number(segment[1]) };
       return;
     }
     if (e.type === 'unknown') this.#unknownTypes++;
@@ -184,7 +189,7 @@ class Verification {
     const pending: PendingEntry = { entry: e, sha256: null, seq: this.#seq++ };
     this.#remember(pending);
     const hasData = e.type === 'file' || e.type === 'unknown';
-    this.#current = { pending, hash: hasData ? createHash('sha256') : null, segment: null, segmentIndex: 0 };
+    this.#current = { pending, hashing: hasData, hash: null, sha256: null, segment: null, segmentIndex: 0 };
   }
 
   #remember(p: PendingEntry): void {
@@ -208,7 +213,7 @@ class Verification {
       return;
     }
     const p = cur.pending!;
-    if (cur.hash) p.sha256 = cur.hash.digest('hex');
+    if (cur.hashing) p.sha256 = cur.sha256 ?? (cur.hash ?? createHash('sha256')).digest('hex');
     const root = this.#options.against;
     if (root !== undefined && p.entry.type === 'file' && p.sha256 !== null) {
       const e = p.entry;

@@ -99,6 +99,78 @@ describe('tar header encoding round-trips through the parser', () => {
     expect(seen[0]!.size).toBe(2 ** 40);
   });
 
+  describe('header checksums', () => {
+    // A name with bytes above 127 (UTF-8 é) in the ustar field makes the signed and unsigned sums differ.
+    const header = (): Buffer => {
+      const h = encodeHeader({ ...base, name: 'placeholder' });
+      expect(h.length).toBe(BLOCK);
+      h.fill(0, 0, 100);
+      h.write('caf\u00e9-\u00e9t\u00e9', 0, 'utf8');
+      return h;
+    };
+    const parse = (h: Buffer): ParsedEntry[] => {
+      const seen: ParsedEntry[] = [];
+      new TarParser({ entry: (e) => seen.push(e), data: () => {}, entryEnd: () => {} }).push(h);
+      return seen;
+    };
+    const writeSum = (h: Buffer, sum: number): void => {
+      h.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
+      h[154] = 0;
+      h[155] = 0x20;
+    };
+    const sums = (h: Buffer): { unsigned: number; signed: number } => {
+      let unsigned = 0;
+      let signed = 0;
+      for (let i = 0; i < BLOCK; i++) {
+        const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
+        unsigned += b;
+        signed += b > 127 ? b - 256 : b;
+      }
+      return { unsigned, signed };
+    };
+
+    it('the unsigned sum (what POSIX and GNU tar write) is accepted', () => {
+      const h = header();
+      expect(sums(h).signed).not.toBe(sums(h).unsigned);
+      writeSum(h, sums(h).unsigned);
+      expect(parse(h)[0]!.name).toBe('caf\u00e9-\u00e9t\u00e9');
+    });
+
+    it('the signed sum some old tars wrote is accepted', () => {
+      const h = header();
+      writeSum(h, sums(h).signed);
+      expect(parse(h)[0]!.name).toBe('caf\u00e9-\u00e9t\u00e9');
+    });
+
+    it('a sum off by one either way, or by 256, is a damaged header', () => {
+      for (const delta of [-1, 1, 256, -256]) {
+        const h = header();
+        writeSum(h, sums(h).unsigned + delta);
+        expect(() => parse(h)).toThrow(/header checksum mismatch/);
+      }
+    });
+
+    it('all bytes 0xff: both sums are right at their extremes (the checksum passes, the format check fails)', () => {
+      const h = Buffer.alloc(BLOCK, 0xff);
+      for (const sum of [sums(h).unsigned, sums(h).signed]) {
+        if (sum < 0) continue; // a negative sum has no octal field
+        writeSum(h, sum);
+        expect(() => parse(h)).toThrow(/unknown header format/);
+      }
+      writeSum(h, sums(h).unsigned - 1);
+      expect(() => parse(h)).toThrow(/header checksum mismatch/);
+    });
+
+    it('a flipped bit anywhere in the header, checksum field included, is caught', () => {
+      const good = header();
+      for (let at = 0; at < BLOCK; at += 7) {
+        const h = Buffer.from(good);
+        h[at] = h[at]! ^ 0x04;
+        expect(() => parse(h), `byte ${at}`).toThrow(/damaged|not a tar archive/);
+      }
+    });
+  });
+
   const times: [number, number][] = [
     [0, 0],
     [1_700_000_000, 123_456_789],

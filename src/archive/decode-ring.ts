@@ -1,0 +1,114 @@
+/** What crosses to the worker: the shared memory of a ring and its dimensions. */
+export interface DecodeRingShape {
+  data: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  slots: number;
+  slotBytes: number;
+}
+
+// Indices into the control words; slot lengths follow them.
+const PRODUCED = 0;
+const CONSUMED = 1;
+const CLOSED = 2;
+// Set by a side about to sleep: the other notifies only then (a notify is not free).
+const PRODUCER_WAITS = 3;
+const CONSUMER_WAITS = 4;
+const LENGTHS = 5;
+
+type WaitAsync = (array: Int32Array, index: number, value: number) => { async: boolean; value: Promise<unknown> | string };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+/**
+ * A single-producer, single-consumer ring of fixed slots in shared memory:
+ * the decoding thread fills slots, the main thread reads them in order and
+ * hands each back by advancing a counter. Nothing is copied and no message
+ * is sent per slot; while the producer keeps ahead, the consumer never
+ * waits at all. The producer blocks (Atomics.wait) when every slot is in
+ * use, which bounds memory to slots × slotBytes.
+ */
+export class DecodeRing {
+  readonly shape: DecodeRingShape;
+  #control: Int32Array;
+  /** Producer side: slots published so far. */
+  #produced = 0;
+  /** Consumer side: the next slot sequence number to read. */
+  #next = 0;
+
+  private constructor(shape: DecodeRingShape) {
+    this.shape = shape;
+    this.#control = new Int32Array(shape.control);
+  }
+
+  static create(slots: number, slotBytes: number): DecodeRing {
+    return new DecodeRing({
+      data: new SharedArrayBuffer(slots * slotBytes),
+      control: new SharedArrayBuffer((LENGTHS + slots) * 4),
+      slots,
+      slotBytes,
+    });
+  }
+
+  static attach(shape: DecodeRingShape): DecodeRing {
+    return new DecodeRing(shape);
+  }
+
+  /** Producer: the next free slot, waiting for one; null once the consumer has closed the ring. */
+  claim(): Buffer | null {
+    const c = this.#control;
+    for (;;) {
+      if (Atomics.load(c, CLOSED) !== 0) return null;
+      const consumed = Atomics.load(c, CONSUMED);
+      if (this.#produced - consumed < this.shape.slots) break;
+      Atomics.store(c, PRODUCER_WAITS, 1);
+      // Returns at once if the consumer moved since the load above; the timeout is only a safety net.
+      Atomics.wait(c, CONSUMED, consumed, 1000);
+      Atomics.store(c, PRODUCER_WAITS, 0);
+    }
+    return this.#slot(this.#produced);
+  }
+
+  /** Producer: makes the claimed slot, filled with `length` bytes, visible to the consumer. */
+  publish(length: number): void {
+    const c = this.#control;
+    Atomics.store(c, LENGTHS + (this.#produced % this.shape.slots), length);
+    this.#produced++;
+    Atomics.store(c, PRODUCED, this.#produced);
+    if (Atomics.load(c, CONSUMER_WAITS) !== 0) Atomics.notify(c, PRODUCED);
+  }
+
+  /** Consumer: the next published slot's bytes, or null if the producer has not published it yet. */
+  peek(): Buffer | null {
+    const c = this.#control;
+    if (Atomics.load(c, PRODUCED) <= this.#next) return null;
+    const length = Atomics.load(c, LENGTHS + (this.#next % this.shape.slots));
+    return this.#slot(this.#next).subarray(0, length);
+  }
+
+  /** Consumer: hands the slot last returned by peek() back to the producer. */
+  release(): void {
+    this.#next++;
+    Atomics.store(this.#control, CONSUMED, this.#next);
+    if (Atomics.load(this.#control, PRODUCER_WAITS) !== 0) Atomics.notify(this.#control, CONSUMED);
+  }
+
+  /** Consumer: resolves once the producer publishes past what has been read (or the ring closes). */
+  async published(): Promise<void> {
+    const c = this.#control;
+    Atomics.store(c, CONSUMER_WAITS, 1);
+    const r = waitAsync(c, PRODUCED, this.#next);
+    if (r.async) await r.value;
+    Atomics.store(c, CONSUMER_WAITS, 0);
+  }
+
+  /** Consumer: stops the producer at its next claim and releases any wait on either side. */
+  close(): void {
+    Atomics.store(this.#control, CLOSED, 1);
+    Atomics.notify(this.#control, CONSUMED);
+    Atomics.notify(this.#control, PRODUCED);
+  }
+
+  #slot(seq: number): Buffer {
+    const { data, slots, slotBytes } = this.shape;
+    return Buffer.from(data, (seq % slots) * slotBytes, slotBytes);
+  }
+}
