@@ -25,8 +25,8 @@ export type ReadBackMode = 'worker' | 'following' | 'after';
  * runs on a worker thread when the built worker script is present (the
  * second core parses and hashes), else on this thread. Where direct reads are
  * impossible it starts once the file is complete, fsynced and dropped from
- * the page cache. Either way no byte is verified from memory this process
- * wrote.
+ * the page cache (without the native addon nothing can drop it, and the
+ * read-back may be served from memory).
  */
 export class ReadBack {
   #path: string;
