@@ -13,6 +13,13 @@ import { fileWriteFailure, streamWriteFailure } from './write-failure.js';
 export type Compression = 'zstd' | 'none';
 
 const OUTPUT_PIPE_BYTES = 1024 * 1024;
+/**
+ * Bytes a file output queues before the writer waits: with 1 MiB every
+ * streamed chunk waited for its own write before the next was hashed; 4 MiB
+ * overlaps them (mixed tree create -o .tar 6.2-6.4 s -> 5.5 s; 8 MiB was
+ * slower again, larger writevs).
+ */
+const FILE_QUEUE_BYTES = 4 * 1024 * 1024;
 
 export interface OutputOptions {
   compression: Compression;
@@ -90,7 +97,7 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
   } catch (err) {
     throw ioError(finalPath, err, 'cannot create the archive');
   }
-  const file = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: 1024 * 1024 });
+  const file = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: FILE_QUEUE_BYTES });
   // Uncompressed, the tar stream goes straight into the file stream: its write callbacks then mean the bytes are in the file.
   const head = options.compression === 'zstd' ? compressor(options) : file;
   // The first write error (ENOSPC, EIO) is what the run ends with: one line naming the file system.
