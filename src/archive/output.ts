@@ -101,9 +101,9 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
   // Uncompressed, the tar stream goes straight into the file stream: its write callbacks then mean the bytes are in the file.
   const head = options.compression === 'zstd' ? compressor(options) : file;
   // The first write error (ENOSPC, EIO) is what the run ends with: one line naming the file system.
-  file.once('error', (err) => {
-    if (head !== file) head.destroy(fileWriteFailure(finalPath, err));
-  });
+  // Without autoClose a file stream that failed is errored but not destroyed, and a writer waiting for
+  // 'drain' would wait forever: destroy it (or the compressor in front of it) so that every wait ends.
+  file.once('error', (err) => (head === file ? file.destroy() : head.destroy(fileWriteFailure(finalPath, err))));
   const done = head === file ? finished(file) : pipeline(head as unknown as NodeJS.ReadableStream, file);
   done.catch(() => {});
   let closed = false;

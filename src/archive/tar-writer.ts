@@ -166,8 +166,24 @@ export class TarWriter {
   }
 
   async #push(buf: Buffer, release?: () => void): Promise<void> {
-    if (this.#out.destroyed) throw this.#out.errored ?? new Error('output closed');
-    const accepted = release !== undefined && this.#releasesOnCallback ? this.#out.write(buf, () => release()) : this.#out.write(buf);
-    if (!accepted) await once(this.#out, 'drain');
+    const out = this.#out;
+    if (out.destroyed || out.errored) throw out.errored ?? new Error('output closed');
+    const accepted = release !== undefined && this.#releasesOnCallback ? out.write(buf, () => release()) : out.write(buf);
+    if (!accepted) await drained(out);
+  }
+}
+
+/**
+ * Waits for 'drain', failing if the stream fails or closes first: a stream
+ * that failed before the wait began never says 'error' again.
+ */
+async function drained(out: Writable): Promise<void> {
+  const closed = (): Error => out.errored ?? new Error('output closed');
+  if (out.destroyed || out.errored) throw closed();
+  const ac = new AbortController();
+  try {
+    await Promise.race([once(out, 'drain', { signal: ac.signal }), once(out, 'close', { signal: ac.signal }).then(() => Promise.reject(closed()))]);
+  } finally {
+    ac.abort();
   }
 }
