@@ -24,6 +24,20 @@ export async function hashOpenFile(fh: fsp.FileHandle, size: number, signal?: Ab
   return hash.digest('hex');
 }
 
+/**
+ * {@link hashOpenFile} of a raw descriptor, read through a fresh buffered
+ * open of it (`/proc/self/fd/N`): an O_DIRECT descriptor or a snapshot image
+ * is re-read through the page cache without disturbing its own offset or flags.
+ */
+export async function hashFd(fd: number, size: number, signal?: AbortSignal): Promise<string> {
+  const fh = await fsp.open(`/proc/self/fd/${fd}`, 'r');
+  try {
+    return await hashOpenFile(fh, size, signal);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Whether the path still names the inode that was read: null, 'vanished' or 'path now names another file'. */
 export async function checkPath(fsPath: string, stat: FileStat): Promise<string | null> {
   try {

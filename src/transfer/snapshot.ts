@@ -8,7 +8,7 @@ import { NotRegularFile } from './copy.js';
 import type { FsProbe } from './fs-probe.js';
 import type { LeaseKeeper } from './lease.js';
 import { pumpDirect } from './pipe-pump.js';
-import { checkPath, hashOpenFile } from './recheck.js';
+import { checkPath, hashFd, hashOpenFile } from './recheck.js';
 import { finishPumped } from './splice.js';
 import type { RawEntrySink, TransferOptions } from './splice.js';
 import { isRecent, metadataChanges, nowNs } from './stability.js';
@@ -64,7 +64,7 @@ export async function snapshotFile(fsPath: string, sink: RawEntrySink, options: 
     reasons.push(...metadataChanges(stat, after));
     let imageHash: string | null = null;
     if (reasons.length === 0 && (options.hot || options.paranoid || isRecent(after, nowNs(), options.recentSeconds))) {
-      imageHash = await hashOpenFd(image.fd, size, options.signal);
+      imageHash = await hashFd(image.fd, size, options.signal);
       if ((await hashOpenFile(src, size, options.signal)) !== imageHash) reasons.push('content changed while being read');
       after = await src.stat({ bigint: true });
       reasons.push(...metadataChanges(stat, after));
@@ -173,15 +173,6 @@ async function writeAll(fd: number, data: Buffer, position: number): Promise<voi
     done += await new Promise<number>((resolve, reject) =>
       write(fd, data, done, data.length - done, position + done, (err, n) => (err ? reject(err) : resolve(n))),
     );
-  }
-}
-
-async function hashOpenFd(fd: number, size: number, signal?: AbortSignal): Promise<string> {
-  const fh = await fsp.open(`/proc/self/fd/${fd}`, constants.O_RDONLY);
-  try {
-    return await hashOpenFile(fh, size, signal);
-  } finally {
-    await fh.close();
   }
 }
 

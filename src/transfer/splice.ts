@@ -7,7 +7,7 @@ import type { CopyOptions, EntrySink } from './copy.js';
 import type { Lease } from './lease.js';
 import { pumpDirect } from './pipe-pump.js';
 import type { PumpResult, RawEntryTarget } from './pipe-pump.js';
-import { checkPath, hashOpenFile } from './recheck.js';
+import { checkPath, hashFd } from './recheck.js';
 import { isRecent, metadataChanges, nowNs } from './stability.js';
 import { StrategyUnavailable } from './strategy-unavailable.js';
 import type { TransferResult } from './transfer-result.js';
@@ -52,22 +52,13 @@ export async function spliceFile(fsPath: string, sink: RawEntrySink, options: Tr
     reasons.push(...metadataChanges(stat, after));
     if (reasons.length === 0 && (options.hot || options.paranoid || isRecent(after, nowNs(), options.recentSeconds))) {
       // Through the page cache: that is where writers' (and mmap) stores land, and it costs no device read when warm.
-      if ((await rehashBuffered(fh.fd, size, options.signal)) !== sha256) reasons.push('content changed while being read');
+      if ((await hashFd(fh.fd, size, options.signal)) !== sha256) reasons.push('content changed while being read');
       after = await fh.stat({ bigint: true });
       reasons.push(...metadataChanges(stat, after));
     }
     const pathCheck = await checkPath(fsPath, stat);
     if (pathCheck) reasons.push(pathCheck);
     return { strategy: 'splice', size, sha256, stat, reasons: [...new Set(reasons)], vanished: pathCheck === 'vanished' };
-  } finally {
-    await fh.close();
-  }
-}
-
-async function rehashBuffered(directFd: number, size: number, signal?: AbortSignal): Promise<string> {
-  const fh = await fsp.open(`/proc/self/fd/${directFd}`, constants.O_RDONLY);
-  try {
-    return await hashOpenFile(fh, size, signal);
   } finally {
     await fh.close();
   }
