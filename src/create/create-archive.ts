@@ -365,7 +365,7 @@ class CreateJob {
   /** Starts reading a small file ahead of its turn; never a file that may turn out to be a hard link. */
   #prefetch(item: WalkItem): Promise<Prepared | null> | BatchSlot | null {
     if (item.kind !== 'entry' || item.type !== 'file' || item.stat.size > BigInt(this.#settings.wholeReadBytes)) return null;
-    if (!this.#copiesAhead(item.stat.size)) return null;
+    if (!this.#copiesAhead(item.stat)) return null;
     if (item.stat.nlink > 1n) {
       const key = inodeKey(item.stat);
       if (this.#prefetchSeen.has(key)) return null;
@@ -378,11 +378,15 @@ class CreateJob {
     return this.#leasedWholeRead(item, 1);
   }
 
-  /** Whether a file of this size will be copied whatever the probes find: only those are read ahead. */
-  #copiesAhead(size: bigint): boolean {
+  /** Whether this file will be copied whatever the probes still to come find: only those are read ahead. */
+  #copiesAhead(stat: FileStat): boolean {
     const s = this.#settings;
     if (s.strategy === 'copy' || this.#nativeMissing !== null) return true;
-    return s.strategy === 'auto' && (size < BigInt(s.smallFileBytes) || this.#output.raw === null);
+    if (s.strategy !== 'auto') return false;
+    if (stat.size < this.#smallFileBytes || this.#output.raw === null) return true;
+    // A larger file to a raw output: `auto` copies it too once its filesystem is known not to clone,
+    // into a file always, into a pipe below spliceMinBytes (whether O_DIRECT opens then does not matter).
+    return this.#fs.reflink(stat.dev) === false && this.#choiceOf(Number(stat.size), false, 1, false, true).strategy === 'copy';
   }
 
   /** A whole read under a read lease: refused → hot (content re-check), broken → changed. */
@@ -426,15 +430,16 @@ class CreateJob {
   }
 
   /**
-   * The strategy reason of a batched read's first attempt. With no probes
-   * made, the choice depends only on the file being hot and on its size
-   * against smallFileBytes: it is made once per combination, not per file.
+   * The strategy reason of a batched read's first attempt. Batched files are
+   * those `auto` copies whatever O_DIRECT does and on filesystems that do not
+   * clone (#copiesAhead): the choice depends only on the file being hot and on
+   * its size against smallFileBytes, so it is made once per combination.
    */
   #batchedReason(item: WalkEntry, hot: boolean): string {
     const key = (hot ? 2 : 0) + (item.stat.size < this.#smallFileBytes ? 1 : 0);
     let choice = this.#batchedChoices[key];
     if (choice === undefined) {
-      choice = this.#choose(item, hot, 1, false, false);
+      choice = this.#choose(item, hot, 1, false, true);
       this.#batchedChoices[key] = choice;
     } else if (this.#debug) {
       this.#log?.debug({ path: item.name, strategy: choice.strategy, reason: choice.reason, attempt: 1 }, 'strategy chosen');
@@ -443,9 +448,15 @@ class CreateJob {
   }
 
   #choose(item: WalkEntry, hot: boolean, attempt: number, reflink: boolean, direct: boolean): Choice {
-    const choice = chooseStrategy({
+    const choice = this.#choiceOf(Number(item.stat.size), hot, attempt, reflink, direct);
+    if (this.#debug) this.#log?.debug({ path: item.name, strategy: choice.strategy, reason: choice.reason, attempt }, 'strategy chosen');
+    return choice;
+  }
+
+  #choiceOf(size: number, hot: boolean, attempt: number, reflink: boolean, direct: boolean): Choice {
+    return chooseStrategy({
       requested: this.#settings.strategy,
-      size: Number(item.stat.size),
+      size,
       hot,
       attempt,
       nativeMissing: this.#nativeMissing,
@@ -456,8 +467,6 @@ class CreateJob {
       smallFileBytes: this.#settings.smallFileBytes,
       spliceMinBytes: this.#settings.spliceMinBytes,
     });
-    if (this.#debug) this.#log?.debug({ path: item.name, strategy: choice.strategy, reason: choice.reason, attempt }, 'strategy chosen');
-    return choice;
   }
 
   #skip(item: WalkSkip): void {
