@@ -8,18 +8,12 @@ import { promisify } from 'node:util';
 import { CompressStream } from 'zstd-napi';
 import { ioError } from '../errors.js';
 import { fadvise, growPipe, loadNative } from '../native/native.js';
+import { ArchiveFileWriter } from './archive-file-writer.js';
 import { fileWriteFailure, streamWriteFailure } from './write-failure.js';
 
 export type Compression = 'zstd' | 'none';
 
 const OUTPUT_PIPE_BYTES = 1024 * 1024;
-/**
- * Bytes a file output queues before the writer waits: with 1 MiB every
- * streamed chunk waited for its own write before the next was hashed; 4 MiB
- * overlaps them (mixed tree create -o .tar 6.2-6.4 s -> 5.5 s; 8 MiB was
- * slower again, larger writevs).
- */
-const FILE_QUEUE_BYTES = 4 * 1024 * 1024;
 
 export interface OutputOptions {
   compression: Compression;
@@ -97,13 +91,12 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
   } catch (err) {
     throw ioError(finalPath, err, 'cannot create the archive');
   }
-  const file = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: FILE_QUEUE_BYTES });
-  // Uncompressed, the tar stream goes straight into the file stream: its write callbacks then mean the bytes are in the file.
+  const file = new ArchiveFileWriter(fd, tempPath);
+  // Uncompressed, the tar stream goes straight into the file writer, which copies every chunk it takes.
   const head = options.compression === 'zstd' ? compressor(options) : file;
-  // The first write error (ENOSPC, EIO) is what the run ends with: one line naming the file system.
-  // Without autoClose a file stream that failed is errored but not destroyed, and a writer waiting for
-  // 'drain' would wait forever: destroy it (or the compressor in front of it) so that every wait ends.
-  file.once('error', (err) => (head === file ? file.destroy() : head.destroy(fileWriteFailure(finalPath, err))));
+  // The first write error (ENOSPC, EIO) is what the run ends with: one line naming the file system. The
+  // file writer destroys itself on it; a compressor in front of it must go too, so that every wait ends.
+  if (head !== file) file.once('error', (err) => head.destroy(fileWriteFailure(finalPath, err)));
   const done = head === file ? finished(file) : pipeline(head as unknown as NodeJS.ReadableStream, file);
   done.catch(() => {});
   let closed = false;
@@ -116,7 +109,7 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
     stream: head,
     releasesOnCallback: true,
     tempPath,
-    raw: options.compression === 'none' ? { fd, kind: 'file', drained: () => drainedChain([file]) } : null,
+    raw: options.compression === 'none' ? { fd, kind: 'file', drained: () => file.flushed() } : null,
     rawReason: options.compression === 'none' ? '' : COMPRESSED,
     async finish() {
       head.end();

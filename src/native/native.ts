@@ -59,6 +59,7 @@ export interface NativeAddon {
   /** A Buffer, or a Uint8Array view on builds that refuse external buffers. */
   allocAligned(size: number, alignment: number): Uint8Array;
   preadDirect(fd: number, buffer: Uint8Array, length: number, position: number): Promise<number>;
+  setDirect(fd: number, on: boolean): void;
   setLease(fd: number, type: 'read' | 'write' | 'unlock'): void;
   getLease(fd: number): LeaseType;
   cloneToTmpfile(srcFd: number, dirPath: string): Promise<number>;
@@ -289,6 +290,15 @@ export function allocAligned(size: number, alignment = 4096): Buffer {
  */
 export function preadDirect(fd: number, buffer: Uint8Array, length: number, position: number, path?: string): Promise<number> {
   return call(path, (a) => a.preadDirect(fd, buffer, length, position));
+}
+
+/**
+ * Turns O_DIRECT on or off on an open descriptor (fcntl F_SETFL). While it is
+ * on, every write's offset, length and memory must be block-aligned; a
+ * filesystem without direct I/O refuses with EINVAL.
+ */
+export function setDirect(fd: number, on: boolean, path?: string): void {
+  callSync(path, (a) => a.setDirect(fd, on));
 }
 
 let leaseBreakCount = 0;

@@ -1,5 +1,7 @@
 import fs from 'node:fs';
+import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { ArchiveFileWriter } from '../../src/archive/archive-file-writer.js';
 import { TarWriter } from '../../src/archive/tar-writer.js';
 
 /**
@@ -9,11 +11,16 @@ import { TarWriter } from '../../src/archive/tar-writer.js';
  * 'drain' after that used to wait forever (a full disk hung the run).
  */
 describe('TarWriter on a failing file stream', () => {
-  for (const queue of [64 * 1024, 4 * 1024 * 1024]) {
-    it(`rejects with the write error instead of waiting for 'drain' (queue ${queue} bytes)`, async () => {
+  const outputs: [string, (fd: number) => Writable][] = [
+    ['the archive file writer', (fd) => new ArchiveFileWriter(fd, '/dev/full')],
+    ['a file stream, queue 64 KiB', (fd) => fs.createWriteStream('', { fd, autoClose: false, highWaterMark: 64 * 1024 })],
+    ['a file stream, queue 4 MiB', (fd) => fs.createWriteStream('', { fd, autoClose: false, highWaterMark: 4 * 1024 * 1024 })],
+  ];
+  for (const [label, open] of outputs) {
+    it(`rejects with the write error instead of waiting for 'drain' (${label})`, async () => {
       const fd = fs.openSync('/dev/full', 'w');
       try {
-        const out = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: queue });
+        const out = open(fd);
         out.on('error', () => {});
         const writer = new TarWriter(out, true);
         const chunk = Buffer.alloc(1024 * 1024, 7);

@@ -1,0 +1,240 @@
+import fs from 'node:fs';
+import { Writable } from 'node:stream';
+import { allocAligned, loadNative, setDirect } from '../native/native.js';
+
+/**
+ * O_DIRECT writes start, end and sit in memory on this boundary: a multiple
+ * of every common device's logical block size. A filesystem that wants more
+ * refuses the first direct write, and the file is then written buffered.
+ */
+const ALIGN = 4096;
+/** One write: 1 MiB direct writes kept this machine's disk as busy as 4 MiB ones. */
+const STAGE_BYTES = 1024 * 1024;
+/** Stages: one being written while the others fill (as much queued as the file stream used to hold). */
+const STAGES = 4;
+
+interface Stage {
+  buf: Buffer;
+  /** File offset of the stage's first byte. */
+  at: number;
+  length: number;
+}
+
+/**
+ * The writer of an archive file. Bytes are gathered into aligned 1 MiB
+ * stages that go to the file with O_DIRECT: nothing is copied into the page
+ * cache, which cost far more CPU than the disk's own work (2 GiB here: 1.7-2.1 s
+ * of system time buffered plus a 0.8 s fsync, against 0.1 s direct), nothing
+ * waits for writeback, and a nightly archive evicts nothing of the machine's
+ * cache. What cannot be aligned goes through the page cache: the last stage,
+ * the bytes after a raw write (splice) up to the next boundary, and
+ * everything where O_DIRECT is refused (tmpfs, no addon).
+ *
+ * One write is in flight at a time, at the descriptor's own offset: the file
+ * grows only by whole writes in order, which the read-back following it
+ * relies on, and a raw writer continues where the stream stopped. The
+ * caller owns the descriptor; a chunk's memory is free once its write
+ * callback ran (it was copied).
+ */
+export class ArchiveFileWriter extends Writable {
+  readonly fd: number;
+  readonly #path: string;
+  /** Whether direct writes may be tried: false without the addon, or once the filesystem refused one. */
+  #direct: boolean;
+  /** The descriptor's O_DIRECT flag right now. */
+  #directOn = false;
+  #directBytes = 0;
+  /** File offset of the next byte staged; null after a raw write, until the file's size says. */
+  #offset: number | null = 0;
+  #stage: Stage | null;
+  #spare: Buffer[] = [];
+  #queue: Stage[] = [];
+  #writing = false;
+  /** A chunk waiting for a free stage. */
+  #blocked: (() => void) | null = null;
+  /** Waiters for every staged byte to be in the file. */
+  #idle: ((err: Error | null) => void)[] = [];
+  #failure: Error | null = null;
+
+  constructor(fd: number, path: string) {
+    // Chunks queue in front of the stages only while all of them wait for the disk.
+    super({ highWaterMark: 2 * STAGE_BYTES });
+    this.fd = fd;
+    this.#path = path;
+    this.#direct = loadNative().addon !== null;
+    const alloc = this.#direct ? () => allocAligned(STAGE_BYTES, ALIGN) : () => Buffer.allocUnsafeSlow(STAGE_BYTES);
+    for (let i = 1; i < STAGES; i++) this.#spare.push(alloc());
+    this.#stage = { buf: alloc(), at: 0, length: 0 };
+  }
+
+  /** Bytes that went to the file with O_DIRECT so far. */
+  get directBytes(): number {
+    return this.#directBytes;
+  }
+
+  /**
+   * Resolves once every byte written to the stream is in the file and the
+   * descriptor is plain again (no O_DIRECT): a raw writer (splice) may then
+   * append at its offset, and the stream continues after whatever it added.
+   */
+  async flushed(): Promise<void> {
+    // Writable's own queue first: an empty write calls back once everything before it was staged.
+    await new Promise<void>((resolve, reject) => this.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
+    await this.#drain();
+    this.#setDirect(false);
+    this.#offset = null;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.#failure) {
+      callback(this.#failure);
+      return;
+    }
+    if (this.#offset === null) {
+      try {
+        this.#offset = fs.fstatSync(this.fd).size;
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      this.#stage!.at = this.#offset;
+    }
+    this.#take(chunk, 0, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#drain().then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#failure ??= error ?? new Error('output closed');
+    this.#blocked = null;
+    // A write still on the thread pool must finish before the caller may close the descriptor.
+    if (!this.#writing) {
+      this.#settleIdle();
+      callback(error);
+    } else this.#idle.push(() => callback(error));
+  }
+
+  /** Copies `chunk[pos..]` into stages, waiting for a free one when all are queued. */
+  #take(chunk: Buffer, pos: number, callback: (error?: Error | null) => void): void {
+    while (pos < chunk.length) {
+      const stage = this.#stage;
+      if (stage === null) {
+        this.#blocked = () => this.#take(chunk, pos, callback);
+        return;
+      }
+      const n = chunk.copy(stage.buf, stage.length, pos, pos + Math.min(chunk.length - pos, this.#room(stage)));
+      stage.length += n;
+      pos += n;
+      if (this.#room(stage) === 0) this.#submit();
+    }
+    callback();
+  }
+
+  /** A stage that starts off the boundary ends on it, so that every later one can go direct. */
+  #room(stage: Stage): number {
+    return STAGE_BYTES - (stage.at % ALIGN) - stage.length;
+  }
+
+  /** Queues the current stage for writing and starts filling the next. */
+  #submit(): void {
+    const stage = this.#stage!;
+    if (stage.length === 0) return;
+    this.#queue.push(stage);
+    const at = stage.at + stage.length;
+    this.#offset = at;
+    const spare = this.#spare.pop();
+    this.#stage = spare === undefined ? null : { buf: spare, at, length: 0 };
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#writing) return;
+    const stage = this.#failure ? undefined : this.#queue.shift();
+    if (stage === undefined) {
+      this.#settleIdle();
+      return;
+    }
+    this.#writing = true;
+    this.#writeOut(stage, 0);
+  }
+
+  /** Writes `stage.buf[from, length)`, direct when aligned, and goes on with the next stage. */
+  #writeOut(stage: Stage, from: number): void {
+    const length = stage.length - from;
+    const direct = this.#direct && from === 0 && stage.at % ALIGN === 0 && length % ALIGN === 0;
+    if (!this.#setDirect(direct) && direct) {
+      this.#writeOut(stage, from);
+      return;
+    }
+    fs.write(this.fd, stage.buf, from, length, null, (err, n) => {
+      if (err && direct && (err as NodeJS.ErrnoException).code === 'EINVAL') {
+        // The filesystem wants another alignment, or no direct I/O after all: buffered from now on.
+        this.#direct = false;
+        this.#writeOut(stage, from);
+        return;
+      }
+      if (!err && n === 0) err = Object.assign(new Error(`write returned 0 bytes at offset ${stage.at + from}`), { code: 'EIO' });
+      if (err) {
+        this.#writing = false;
+        this.#fail(err);
+        return;
+      }
+      if (direct) this.#directBytes += n;
+      // A short write's rest is no longer aligned: it goes buffered.
+      if (n < length) {
+        this.#writeOut(stage, from + n);
+        return;
+      }
+      this.#writing = false;
+      this.#recycle(stage.buf);
+      this.#pump();
+    });
+  }
+
+  /** Sets the descriptor's O_DIRECT flag; false when turning it on was refused (then direct writes stop for good). */
+  #setDirect(on: boolean): boolean {
+    if (on === this.#directOn) return true;
+    try {
+      setDirect(this.fd, on, this.#path);
+      this.#directOn = on;
+      return true;
+    } catch {
+      if (on) this.#direct = false;
+      return false;
+    }
+  }
+
+  /** A written stage's buffer is free: it becomes the current stage if a chunk was waiting for one. */
+  #recycle(buf: Buffer): void {
+    if (this.#stage !== null) {
+      this.#spare.push(buf);
+      return;
+    }
+    this.#stage = { buf, at: this.#offset!, length: 0 };
+    const blocked = this.#blocked;
+    this.#blocked = null;
+    blocked?.();
+  }
+
+  /** Writes the partial stage too and waits until everything is in the file. */
+  #drain(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#stage !== null) this.#submit();
+    if (!this.#writing && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#idle.push((err) => (err ? reject(err) : resolve())));
+  }
+
+  #settleIdle(): void {
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const w of waiters) w(this.#failure);
+  }
+
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    this.#settleIdle();
+    this.destroy(err);
+  }
+}

@@ -1,0 +1,156 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArchiveFileWriter } from '../../src/archive/archive-file-writer.js';
+import { loadNative, nativeConstants } from '../../src/native/native.js';
+import { makeTempDir, removeDir } from '../helpers/tmp-dir.js';
+
+/** Whether O_DIRECT opens in `dir`: where it does not, the writer must write everything buffered. */
+function directOpens(dir: string): boolean {
+  const probe = path.join(dir, 'direct-probe');
+  fs.writeFileSync(probe, '');
+  try {
+    fs.closeSync(fs.openSync(probe, fs.constants.O_RDONLY | fs.constants.O_DIRECT));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(probe);
+  }
+}
+
+/** A seeded sequence of chunks: tiny, block-sized, odd and larger than a stage. */
+function chunks(seed: number, total: number): Buffer[] {
+  let x = seed;
+  const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+  const sizes = [1, 511, 512, 4096, 4097, 65536, 1024 * 1024, 1024 * 1024 + 3, 3 * 1024 * 1024];
+  const out: Buffer[] = [];
+  let sum = 0;
+  while (sum < total) {
+    const size = Math.min(sizes[next() % sizes.length]!, total - sum);
+    const chunk = Buffer.allocUnsafe(size);
+    for (let i = 0; i < size; i++) chunk[i] = next() >>> 24;
+    out.push(chunk);
+    sum += size;
+  }
+  return out;
+}
+
+async function writeAll(writer: ArchiveFileWriter, parts: Buffer[]): Promise<void> {
+  for (const part of parts) {
+    if (!writer.write(part)) await new Promise((resolve) => writer.once('drain', resolve));
+  }
+}
+
+function ended(writer: ArchiveFileWriter): Promise<void> {
+  return new Promise((resolve, reject) => {
+    writer.once('error', reject);
+    writer.end(() => resolve());
+  });
+}
+
+/** The descriptor's open flags as the kernel reports them (/proc/self/fdinfo, octal). */
+function openFlags(fd: number): number {
+  const line = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n').find((l) => l.startsWith('flags:'))!;
+  return parseInt(line.split(/\s+/)[1]!, 8);
+}
+
+describe('ArchiveFileWriter', () => {
+  let dir: string;
+  let direct: boolean;
+  beforeAll(() => {
+    dir = makeTempDir('file-writer');
+    direct = loadNative().addon !== null && directOpens(dir);
+    if (!direct) console.log(`direct writes not expected here: ${loadNative().addon === null ? 'no native addon' : `O_DIRECT does not open in ${dir}`}`);
+  });
+  afterAll(() => removeDir(dir));
+
+  it('writes exactly the bytes it was given, whole aligned stages with O_DIRECT', async () => {
+    const parts = chunks(7, 9 * 1024 * 1024 + 1234);
+    const file = path.join(dir, 'plain.tar');
+    const fd = fs.openSync(file, 'wx');
+    try {
+      const writer = new ArchiveFileWriter(fd, file);
+      await writeAll(writer, parts);
+      await ended(writer);
+      expect(fs.readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
+      if (direct) {
+        // Every stage but the last, partial one: 9 whole MiB.
+        expect(writer.directBytes).toBe(9 * 1024 * 1024);
+      } else expect(writer.directBytes).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('hands a plain descriptor to a raw writer and continues after its bytes, realigning', async () => {
+    const before = chunks(11, 2 * 1024 * 1024 + 700);
+    const raw = Buffer.alloc(5000, 0x72);
+    const after = chunks(13, 4 * 1024 * 1024 + 99);
+    const file = path.join(dir, 'raw.tar');
+    const fd = fs.openSync(file, 'wx');
+    try {
+      const writer = new ArchiveFileWriter(fd, file);
+      await writeAll(writer, before);
+      await writer.flushed();
+      if (loadNative().addon !== null) expect(openFlags(fd) & nativeConstants().O_DIRECT).toBe(0);
+      // What splice with a null offset does: write at the descriptor's own offset.
+      fs.writeSync(fd, raw);
+      const directBefore = writer.directBytes;
+      await writeAll(writer, after);
+      await ended(writer);
+      expect(fs.readFileSync(file).equals(Buffer.concat([...before, raw, ...after]))).toBe(true);
+      // After the raw bytes one stage ends on the boundary, and the next whole ones go direct again.
+      if (direct) expect(writer.directBytes - directBefore).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('writes everything buffered where O_DIRECT is refused (ramfs)', async (ctx) => {
+    // tmpfs takes O_DIRECT since Linux 6.6; ramfs refuses it.
+    const mnt = makeTempDir('ramfs');
+    try {
+      try {
+        execFileSync('mount', ['-t', 'ramfs', 'ramfs', mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
+      } catch (err) {
+        console.log(`skipped: cannot mount a ramfs: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
+        ctx.skip();
+      }
+      try {
+        expect(directOpens(mnt)).toBe(false);
+        const parts = chunks(17, 3 * 1024 * 1024 + 5);
+        const file = path.join(mnt, 'out.tar');
+        const fd = fs.openSync(file, 'wx');
+        try {
+          const writer = new ArchiveFileWriter(fd, file);
+          await writeAll(writer, parts);
+          await ended(writer);
+          expect(fs.readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
+          expect(writer.directBytes).toBe(0);
+        } finally {
+          fs.closeSync(fd);
+        }
+      } finally {
+        execFileSync('umount', [mnt]);
+      }
+    } finally {
+      removeDir(mnt);
+    }
+  });
+
+  it('fails with the write error (ENOSPC) and rejects flushed(), never hangs', async () => {
+    const fd = fs.openSync('/dev/full', 'w');
+    try {
+      const writer = new ArchiveFileWriter(fd, '/dev/full');
+      const failed = new Promise<Error>((resolve) => writer.once('error', resolve));
+      writer.write(Buffer.alloc(3 * 1024 * 1024, 1));
+      await expect(failed).resolves.toMatchObject({ code: 'ENOSPC' });
+      await expect(writer.flushed()).rejects.toBeTruthy();
+      expect(writer.destroyed).toBe(true);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+});
