@@ -9,6 +9,7 @@ import { SafebakError } from '../../src/errors.js';
 import {
   FS_MAGIC,
   addSeals,
+  allocAligned,
   cloneToTmpfile,
   errnoCode,
   fadvise,
@@ -24,6 +25,7 @@ import {
   openat2,
   pipe2,
   pipeMaxSize,
+  setDirect,
   setPipeSize,
   startWriteback,
   statfsType,
@@ -101,6 +103,22 @@ describe.skipIf(nativeMissing)('native syscalls', () => {
     writeSync(fd, Buffer.alloc(1024 * 1024, 'b'));
     await expect(startWriteback(fd, 0, 1024 * 1024, path)).resolves.toBeUndefined();
     await expect(startWriteback(1_000_000, 0, 4096, path)).rejects.toMatchObject({ code: 'SAFEBAK_NATIVE', message: expect.stringContaining('sync_file_range') });
+  });
+
+  it('setDirect turns O_DIRECT on and off, and says EINVAL where it is refused', () => {
+    const path = join(dir, 'direct-toggle');
+    const fd = track(openSync(path, 'w'));
+    const { O_DIRECT } = nativeConstants();
+    setDirect(fd, true, path);
+    expect(fdFlags(fd) & O_DIRECT).toBe(O_DIRECT);
+    // Direct writes need aligned memory, length and offset.
+    expect(writeSync(fd, allocAligned(4096), 0, 4096, 0)).toBe(4096);
+    setDirect(fd, false, path);
+    expect(fdFlags(fd) & O_DIRECT).toBe(0);
+    const full = track(openSync('/dev/full', 'w'));
+    const err = thrown(() => setDirect(full, true, '/dev/full'));
+    expect(err).toMatchObject({ code: 'SAFEBAK_NATIVE', message: expect.stringContaining('F_SETFL') });
+    expect(errnoCode(err)).toBe('EINVAL');
   });
 
   describe('openat2', () => {
