@@ -257,7 +257,10 @@ struct SmallFile {
 };
 
 // Reads until `len` bytes or end of file; -1 with errno on a read error.
-ssize_t ReadFull(int fd, char* buf, size_t len) {
+// A read that ends exactly at `expected` (the size fstat gave) stops there:
+// asking again only to be told "end of file" cost a syscall per file, and
+// growth past `expected` changes the size the fstat after the read compares.
+ssize_t ReadFull(int fd, char* buf, size_t len, size_t expected) {
   size_t got = 0;
   while (got < len) {
     ssize_t n = pread(fd, buf + got, len - got, static_cast<off_t>(got));
@@ -267,6 +270,7 @@ ssize_t ReadFull(int fd, char* buf, size_t len) {
     }
     if (n == 0) break;
     got += static_cast<size_t>(n);
+    if (got == expected) break;
   }
   return static_cast<ssize_t>(got);
 }
@@ -412,7 +416,7 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
     ssize_t got = -1;
     if (Reserve(header.Length() + Padded(want))) {
       data = buf_ + used_ + header.Length();
-      got = ReadFull(fd, data, want);
+      got = ReadFull(fd, data, want, want - 1);
     } else {
       errno = ENOMEM;
     }
@@ -436,7 +440,7 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
       // Only a second read sees a store to an already-dirty mmap'd page or a write inside one timestamp
       // tick: it is made for a file that was recently modified, hot, or not watched by a lease.
       if (again_.size() < want) again_.resize(want);
-      ssize_t n = ReadFull(fd, again_.data(), want);
+      ssize_t n = ReadFull(fd, again_.data(), want, want - 1);
       f.recheck = n == static_cast<ssize_t>(f.length) && memcmp(again_.data(), data, f.length) == 0 ? kRecheckSame : kRecheckDiffers;
       fstat(fd, &f.after);
     }

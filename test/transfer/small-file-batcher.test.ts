@@ -41,6 +41,16 @@ describe.skipIf(nativeMissing)('SmallFileBatcher: one promise per batch, an outc
     expect(slots[0]!.outcome).toBe(a);
   });
 
+  it('flags a file that reads longer than its size said (grew), and one that reads exactly its size as ok', async () => {
+    // /proc files stat as 0 bytes and read as more: the byte past the size must be asked for and seen.
+    const batcher = new SmallFileBatcher(OPTIONS);
+    const slots = ['/proc/self/status', join(dir, 'a')].map((p, i) => batcher.read(p, `g/${i}`));
+    batcher.flush();
+    const [proc, exact] = await Promise.all(slots.map((s) => s.wait()));
+    expect(isRead(proc!) && proc.result.reasons).toContain('grew while being read');
+    expect(isRead(exact!) && exact.result.reasons).toEqual([]);
+  });
+
   it('sends a batch nobody flushed, on wait() or one turn of the event loop later', async () => {
     const batcher = new SmallFileBatcher(OPTIONS);
     const waited = batcher.read(join(dir, 'a'), 'w/a');
