@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { allocAligned, loadNative, setDirect } from '../native/native.js';
+import type { StageEncoder } from './zstd-encoder.js';
 
 /**
  * O_DIRECT writes start, end and sit in memory on this boundary: a multiple
@@ -34,11 +35,15 @@ interface Stage {
  * grows only by whole writes in order, which the read-back following it
  * relies on, and a raw writer continues where the stream stopped. The
  * caller owns the descriptor; a chunk's memory is free once its write
- * callback ran (it was copied).
+ * callback ran (it was copied, or consumed by the encoder).
+ *
+ * With an encoder (zstd) the stream's bytes are encoded straight into the
+ * stages: no buffer per piece of compressed output, no stream in between.
  */
 export class ArchiveFileWriter extends Writable {
   readonly fd: number;
   readonly #path: string;
+  readonly #encoder: StageEncoder | null;
   /** Whether direct writes may be tried: false without the addon, or once the filesystem refused one. */
   #direct: boolean;
   /** The descriptor's O_DIRECT flag right now. */
@@ -56,11 +61,12 @@ export class ArchiveFileWriter extends Writable {
   #idle: ((err: Error | null) => void)[] = [];
   #failure: Error | null = null;
 
-  constructor(fd: number, path: string) {
+  constructor(fd: number, path: string, encoder: StageEncoder | null = null) {
     // Chunks queue in front of the stages only while all of them wait for the disk.
     super({ highWaterMark: 2 * STAGE_BYTES });
     this.fd = fd;
     this.#path = path;
+    this.#encoder = encoder;
     this.#direct = loadNative().addon !== null;
     const alloc = this.#direct ? () => allocAligned(STAGE_BYTES, ALIGN) : () => Buffer.allocUnsafeSlow(STAGE_BYTES);
     for (let i = 1; i < STAGES; i++) this.#spare.push(alloc());
@@ -99,11 +105,23 @@ export class ArchiveFileWriter extends Writable {
       }
       this.#stage!.at = this.#offset;
     }
-    this.#take(chunk, 0, callback);
+    let src = chunk;
+    const encoder = this.#encoder;
+    this.#fill((dst) => {
+      const [produced, consumed] = encoder ? encoder.encode(dst, src) : [src.copy(dst), 0];
+      src = src.subarray(encoder ? consumed : produced);
+      return [produced, src.length === 0];
+    }, callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.#drain().then(() => callback(), callback);
+    const encoder = this.#encoder;
+    const drain = (err?: Error | null): void => {
+      if (err) callback(err);
+      else this.#drain().then(() => callback(), callback);
+    };
+    if (encoder === null) drain();
+    else this.#fill((dst) => encoder.end(dst), drain);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -116,18 +134,29 @@ export class ArchiveFileWriter extends Writable {
     } else this.#idle.push(() => callback(error));
   }
 
-  /** Copies `chunk[pos..]` into stages, waiting for a free one when all are queued. */
-  #take(chunk: Buffer, pos: number, callback: (error?: Error | null) => void): void {
-    while (pos < chunk.length) {
+  /**
+   * Runs `step` on the free part of the current stage until it says it is
+   * done, writing out each stage it fills and waiting for a free one when all
+   * are queued. `step` returns the bytes it put there and whether it is done.
+   */
+  #fill(step: (dst: Buffer) => [produced: number, done: boolean], callback: (error?: Error | null) => void): void {
+    for (;;) {
       const stage = this.#stage;
       if (stage === null) {
-        this.#blocked = () => this.#take(chunk, pos, callback);
+        this.#blocked = () => this.#fill(step, callback);
         return;
       }
-      const n = chunk.copy(stage.buf, stage.length, pos, pos + Math.min(chunk.length - pos, this.#room(stage)));
-      stage.length += n;
-      pos += n;
+      let produced: number;
+      let done: boolean;
+      try {
+        [produced, done] = step(stage.buf.subarray(stage.length, stage.length + this.#room(stage)));
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      stage.length += produced;
       if (this.#room(stage) === 0) this.#submit();
+      if (done) break;
     }
     callback();
   }

@@ -10,6 +10,7 @@ import { ioError } from '../errors.js';
 import { fadvise, growPipe, loadNative } from '../native/native.js';
 import { ArchiveFileWriter } from './archive-file-writer.js';
 import { fileWriteFailure, streamWriteFailure } from './write-failure.js';
+import { zstdEncoder, zstdParameters } from './zstd-encoder.js';
 
 export type Compression = 'zstd' | 'none';
 
@@ -64,16 +65,8 @@ const fsync = promisify(fs.fsync);
 const close = promisify(fs.close);
 const open = promisify(fs.open);
 
-/**
- * zstd's unit of work per thread. Its default at level 3 (8 MiB) held ~95 MiB
- * in a 2-thread compressor; 4 MiB holds ~70 MiB and compressed the bench's
- * text 0.8% worse, at the same speed.
- */
-const ZSTD_JOB_BYTES = 4 * 1024 * 1024;
-
 function compressor(options: OutputOptions): Writable & NodeJS.ReadableStream {
-  // Two workers: compression runs on zstd's threads while this one hashes.
-  return new CompressStream({ compressionLevel: options.level, checksumFlag: true, nbWorkers: 2, jobSize: ZSTD_JOB_BYTES });
+  return new CompressStream(zstdParameters(options.level));
 }
 
 /** A temporary name beside `finalPath`, so that the final rename stays on one filesystem. */
@@ -91,13 +84,10 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
   } catch (err) {
     throw ioError(finalPath, err, 'cannot create the archive');
   }
-  const file = new ArchiveFileWriter(fd, tempPath);
-  // Uncompressed, the tar stream goes straight into the file writer, which copies every chunk it takes.
-  const head = options.compression === 'zstd' ? compressor(options) : file;
-  // The first write error (ENOSPC, EIO) is what the run ends with: one line naming the file system. The
-  // file writer destroys itself on it; a compressor in front of it must go too, so that every wait ends.
-  if (head !== file) file.once('error', (err) => head.destroy(fileWriteFailure(finalPath, err)));
-  const done = head === file ? finished(file) : pipeline(head as unknown as NodeJS.ReadableStream, file);
+  // The tar stream goes straight into the file writer, which copies or compresses every chunk it takes.
+  // The first write error (ENOSPC, EIO) is what the run ends with; the writer destroys itself on it.
+  const file = new ArchiveFileWriter(fd, tempPath, options.compression === 'zstd' ? zstdEncoder(options.level) : null);
+  const done = finished(file);
   done.catch(() => {});
   let closed = false;
   const closeFd = async (): Promise<void> => {
@@ -106,13 +96,13 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
     await close(fd);
   };
   return {
-    stream: head,
+    stream: file,
     releasesOnCallback: true,
     tempPath,
     raw: options.compression === 'none' ? { fd, kind: 'file', drained: () => file.flushed() } : null,
     rawReason: options.compression === 'none' ? '' : COMPRESSED,
     async finish() {
-      head.end();
+      file.end();
       try {
         await done;
         await fsync(fd);
@@ -132,7 +122,6 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
       }
     },
     async abort() {
-      head.destroy();
       // A write still queued on the thread pool must finish before its descriptor is closed (and reused).
       if (!file.closed) {
         const closedEvent = once(file, 'close').catch(() => {});
