@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { BLOCK, encodeHeader, encodeHeaderInto, padded } from './tar-header.js';
 import type { TarHeader } from './tar-header.js';
@@ -175,15 +174,26 @@ export class TarWriter {
 
 /**
  * Waits for 'drain', failing if the stream fails or closes first: a stream
- * that failed before the wait began never says 'error' again.
+ * that failed before the wait began never says 'error' again. Plain
+ * listeners: an AbortController per wait (once per MiB written) cost more
+ * than the wait's own work.
  */
-async function drained(out: Writable): Promise<void> {
+function drained(out: Writable): Promise<void> {
   const closed = (): Error => out.errored ?? new Error('output closed');
-  if (out.destroyed || out.errored) throw closed();
-  const ac = new AbortController();
-  try {
-    await Promise.race([once(out, 'drain', { signal: ac.signal }), once(out, 'close', { signal: ac.signal }).then(() => Promise.reject(closed()))]);
-  } finally {
-    ac.abort();
-  }
+  if (out.destroyed || out.errored) return Promise.reject(closed());
+  return new Promise((resolve, reject) => {
+    const settle = (err: Error | null): void => {
+      out.off('drain', onDrain);
+      out.off('error', onError);
+      out.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = (): void => settle(null);
+    const onError = (err: Error): void => settle(err);
+    const onClose = (): void => settle(closed());
+    out.on('drain', onDrain);
+    out.on('error', onError);
+    out.on('close', onClose);
+  });
 }
