@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-import { encodeRecord, formatManifestTime } from '../../src/archive/manifest.js';
-import type { EntryRecord } from '../../src/archive/manifest.js';
+import { encodeRecord, formatManifestTime, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestBuilder } from '../../src/archive/manifest.js';
+import type { EntryRecord, HeaderRecord } from '../../src/archive/manifest.js';
+import { parseSegment } from '../../src/verify/manifest-reader.js';
 
 /** An entry record with every key in the specification's order, as the writer builds them. */
 function entry(fields: Partial<EntryRecord>): EntryRecord {
@@ -58,5 +59,29 @@ describe('encodeRecord writes entry records exactly as JSON.stringify would', ()
   it('leaves other record kinds to JSON.stringify', () => {
     const footer = { kind: 'footer' as const, entries: 3, files: 2, bytes: 10, flagged: 0, skipped: 1, segments: 1 };
     expect(encodeRecord(footer)).toBe(JSON.stringify(footer) + '\n');
+  });
+});
+
+describe('ManifestBuilder', () => {
+  it('encodes records into segments that grow past their first buffer, non-ASCII names whole', () => {
+    const header: HeaderRecord = { kind: 'header', format: MANIFEST_FORMAT, version: MANIFEST_VERSION, hash: 'sha256', createdAt: 'now', tool: 'test', sources: ['t'], segmentEntries: 3000 };
+    const builder = new ManifestBuilder(header, { entries: 3000, bytes: 2 ** 40 });
+    const written: EntryRecord[] = [];
+    const segments: Buffer[] = [];
+    for (let i = 0; i < 7000; i++) {
+      // Two-, three- and four-byte UTF-8 and a quote: a segment's bytes are not its string length.
+      const record = entry({ path: `d/é${i}/名前/\u{1f600}"${'x'.repeat(i % 200)}`, size: i, sha256: 'a'.repeat(64), strategy: 'copy', attempt: 1, offset: i * 512 });
+      builder.addEntry(record);
+      written.push(record);
+      if (builder.due()) segments.push(builder.takeSegment(false).body);
+    }
+    segments.push(builder.takeSegment(true).body);
+    expect(segments.length).toBe(3);
+    // The first segment (header and 3000 records) is several times the 256 KiB the builder starts with.
+    expect(segments[0]!.length).toBeGreaterThan(1024 * 1024);
+    const records = segments.flatMap((body) => parseSegment(body));
+    expect(records[0]).toEqual(header);
+    expect(records.filter((r) => r.kind === 'entry')).toEqual(written.map((r) => JSON.parse(JSON.stringify(r))));
+    expect(records.at(-1)).toMatchObject({ kind: 'footer', entries: 7000, files: 7000, segments: 3 });
   });
 });
