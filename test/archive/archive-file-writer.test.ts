@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveFileWriter } from '../../src/archive/archive-file-writer.js';
 import { zstdEncoder } from '../../src/archive/zstd-encoder.js';
+import type { StageEncoder } from '../../src/archive/zstd-encoder.js';
 import { loadNative, nativeConstants } from '../../src/native/native.js';
 import { makeTempDir, removeDir } from '../helpers/tmp-dir.js';
 
@@ -51,6 +52,19 @@ function ended(writer: ArchiveFileWriter): Promise<void> {
   });
 }
 
+/** Writes `parts` into a new file at `file` through a writer, to the end; returns the writer. */
+async function writeFile(file: string, parts: Buffer[], encoder: StageEncoder | null = null): Promise<ArchiveFileWriter> {
+  const fd = fs.openSync(file, 'wx');
+  try {
+    const writer = new ArchiveFileWriter(fd, file, encoder);
+    await writeAll(writer, parts);
+    await ended(writer);
+    return writer;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The descriptor's open flags as the kernel reports them (/proc/self/fdinfo, octal). */
 function openFlags(fd: number): number {
   const line = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n').find((l) => l.startsWith('flags:'))!;
@@ -70,38 +84,22 @@ describe('ArchiveFileWriter', () => {
   it('writes exactly the bytes it was given, whole aligned stages with O_DIRECT', async () => {
     const parts = chunks(7, 9 * 1024 * 1024 + 1234);
     const file = path.join(dir, 'plain.tar');
-    const fd = fs.openSync(file, 'wx');
-    try {
-      const writer = new ArchiveFileWriter(fd, file);
-      await writeAll(writer, parts);
-      await ended(writer);
-      expect(fs.readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
-      if (direct) {
-        // Every stage but the last, partial one: 9 whole MiB.
-        expect(writer.directBytes).toBe(9 * 1024 * 1024);
-      } else expect(writer.directBytes).toBe(0);
-    } finally {
-      fs.closeSync(fd);
-    }
+    const writer = await writeFile(file, parts);
+    expect(fs.readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
+    // Every stage but the last, partial one: 9 whole MiB.
+    expect(writer.directBytes).toBe(direct ? 9 * 1024 * 1024 : 0);
   });
 
   it('compresses straight into its stages: zstd -d gives back exactly the bytes written', async () => {
     // Text-like and random parts: zstd's output then comes in pieces of every size.
     const parts = chunks(5, 6 * 1024 * 1024 + 77).map((c, i) => (i % 2 === 0 ? Buffer.from(c.toString('base64').slice(0, c.length)) : c));
     const file = path.join(dir, 'compressed.tar.zst');
-    const fd = fs.openSync(file, 'wx');
-    try {
-      const writer = new ArchiveFileWriter(fd, file, zstdEncoder(3));
-      await writeAll(writer, parts);
-      await ended(writer);
-      const size = fs.statSync(file).size;
-      expect(size).toBeLessThan(Buffer.concat(parts).length);
-      const decoded = execFileSync('zstd', ['-dc', file], { maxBuffer: 64 * 1024 * 1024 });
-      expect(decoded.equals(Buffer.concat(parts))).toBe(true);
-      if (direct) expect(writer.directBytes).toBe(size - (size % (1024 * 1024)));
-    } finally {
-      fs.closeSync(fd);
-    }
+    const writer = await writeFile(file, parts, zstdEncoder(3));
+    const size = fs.statSync(file).size;
+    expect(size).toBeLessThan(Buffer.concat(parts).length);
+    const decoded = execFileSync('zstd', ['-dc', file], { maxBuffer: 64 * 1024 * 1024 });
+    expect(decoded.equals(Buffer.concat(parts))).toBe(true);
+    expect(writer.directBytes).toBe(direct ? size - (size % (1024 * 1024)) : 0);
   });
 
   it('hands a plain descriptor to a raw writer and continues after its bytes, realigning', async () => {
@@ -142,16 +140,9 @@ describe('ArchiveFileWriter', () => {
         expect(directOpens(mnt)).toBe(false);
         const parts = chunks(17, 3 * 1024 * 1024 + 5);
         const file = path.join(mnt, 'out.tar');
-        const fd = fs.openSync(file, 'wx');
-        try {
-          const writer = new ArchiveFileWriter(fd, file);
-          await writeAll(writer, parts);
-          await ended(writer);
-          expect(fs.readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
-          expect(writer.directBytes).toBe(0);
-        } finally {
-          fs.closeSync(fd);
-        }
+        const writer = await writeFile(file, parts);
+        expect(fs.readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
+        expect(writer.directBytes).toBe(0);
       } finally {
         execFileSync('umount', [mnt]);
       }
