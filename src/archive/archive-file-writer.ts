@@ -11,7 +11,7 @@ import type { StageEncoder } from './zstd-encoder.js';
 const ALIGN = 4096;
 /** One write: 1 MiB direct writes kept this machine's disk as busy as 4 MiB ones. */
 const STAGE_BYTES = 1024 * 1024;
-/** Stages: one being written while the others fill (as much queued as the file stream used to hold). */
+/** Stages: one being written while the others fill (with 1 MiB queued the main thread waited between chunks). */
 const STAGES = 4;
 
 interface Stage {
@@ -29,7 +29,8 @@ interface Stage {
  * waits for writeback, and a nightly archive evicts nothing of the machine's
  * cache. What cannot be aligned goes through the page cache: the last stage,
  * the bytes after a raw write (splice) up to the next boundary, and
- * everything where O_DIRECT is refused (tmpfs, no addon).
+ * everything where O_DIRECT is refused (ramfs, tmpfs before Linux 6.6) or
+ * the native addon is missing.
  *
  * One write is in flight at a time, at the descriptor's own offset: the file
  * grows only by whole writes in order, which the read-back following it
