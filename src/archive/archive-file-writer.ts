@@ -32,9 +32,10 @@ interface Stage {
  * everything where O_DIRECT is refused (ramfs, tmpfs before Linux 6.6) or
  * the native addon is missing.
  *
- * One write is in flight at a time, at the descriptor's own offset: the file
- * grows only by whole writes in order, which the read-back following it
- * relies on, and a raw writer continues where the stream stopped. The
+ * One write is in flight at a time (every whole stage queued, in one
+ * writev), at the descriptor's own offset: the file grows only by whole
+ * writes in order, which the read-back following it relies on, and a raw
+ * writer continues where the stream stopped. The
  * caller owns the descriptor; a chunk's memory is free once its write
  * callback ran (it was copied, or consumed by the encoder).
  *
@@ -181,40 +182,79 @@ export class ArchiveFileWriter extends Writable {
 
   #pump(): void {
     if (this.#writing) return;
-    const stage = this.#failure ? undefined : this.#queue.shift();
-    if (stage === undefined) {
+    if (this.#failure || this.#queue.length === 0) {
       this.#settleIdle();
       return;
     }
     this.#writing = true;
-    this.#writeOut(stage, 0);
+    // Every whole, aligned stage queued goes in one direct writev: the next write starts only when this
+    // thread's event loop gets to it, and while it hashes the disk would otherwise sit idle.
+    let count = 0;
+    while (this.#direct && count < this.#queue.length && aligned(this.#queue[count]!)) count++;
+    if (count > 0) this.#writeDirect(this.#queue.splice(0, count));
+    else this.#writeBuffered(this.#queue.shift()!, 0);
   }
 
-  /** Writes `stage.buf[from, length)`, direct when aligned, and goes on with the next stage. */
-  #writeOut(stage: Stage, from: number): void {
+  /** Writes consecutive aligned stages with O_DIRECT, and goes on with the next ones. */
+  #writeDirect(stages: Stage[]): void {
+    if (!this.#setDirect(true)) {
+      this.#requeue(stages);
+      return;
+    }
+    const bufs = stages.map((stage) => stage.buf.subarray(0, stage.length));
+    fs.writev(this.fd, bufs, null, (err, n) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'EINVAL') {
+        // The filesystem wants another alignment, or no direct I/O after all: buffered from now on.
+        this.#direct = false;
+        this.#requeue(stages);
+        return;
+      }
+      if (!err && n === 0) err = Object.assign(new Error(`write returned 0 bytes at offset ${stages[0]!.at}`), { code: 'EIO' });
+      if (err) {
+        this.#writing = false;
+        this.#fail(err);
+        return;
+      }
+      this.#directBytes += n;
+      let written = 0;
+      while (written < stages.length && n >= stages[written]!.length) n -= stages[written++]!.length;
+      const rest = stages.slice(written);
+      // What a short write left goes back in front of the queue before freed buffers let new stages in behind.
+      this.#queue.unshift(...rest.slice(n > 0 ? 1 : 0));
+      for (const stage of stages.slice(0, written)) this.#recycle(stage.buf);
+      // The rest of a stage written in part is no longer aligned: it goes buffered.
+      if (n > 0) this.#writeBuffered(rest[0]!, n);
+      else {
+        this.#writing = false;
+        this.#pump();
+      }
+    });
+  }
+
+  /** Puts stages back in front of the queue to be written again (buffered, if direct writes stopped). */
+  #requeue(stages: Stage[]): void {
+    this.#queue.unshift(...stages);
+    this.#writing = false;
+    this.#pump();
+  }
+
+  /** Writes `stage.buf[from, length)` through the page cache, and goes on with the next stage. */
+  #writeBuffered(stage: Stage, from: number): void {
     const length = stage.length - from;
-    const direct = this.#direct && from === 0 && stage.at % ALIGN === 0 && length % ALIGN === 0;
-    if (!this.#setDirect(direct) && direct) {
-      this.#writeOut(stage, from);
+    if (!this.#setDirect(false)) {
+      this.#writing = false;
+      this.#fail(new Error('cannot turn O_DIRECT off for the last, unaligned part of the archive'));
       return;
     }
     fs.write(this.fd, stage.buf, from, length, null, (err, n) => {
-      if (err && direct && (err as NodeJS.ErrnoException).code === 'EINVAL') {
-        // The filesystem wants another alignment, or no direct I/O after all: buffered from now on.
-        this.#direct = false;
-        this.#writeOut(stage, from);
-        return;
-      }
       if (!err && n === 0) err = Object.assign(new Error(`write returned 0 bytes at offset ${stage.at + from}`), { code: 'EIO' });
       if (err) {
         this.#writing = false;
         this.#fail(err);
         return;
       }
-      if (direct) this.#directBytes += n;
-      // A short write's rest is no longer aligned: it goes buffered.
       if (n < length) {
-        this.#writeOut(stage, from + n);
+        this.#writeBuffered(stage, from + n);
         return;
       }
       this.#writing = false;
@@ -267,4 +307,9 @@ export class ArchiveFileWriter extends Writable {
     this.#settleIdle();
     this.destroy(err);
   }
+}
+
+/** Whether a stage may be written directly: it starts and ends on the boundary. */
+function aligned(stage: Stage): boolean {
+  return stage.at % ALIGN === 0 && stage.length % ALIGN === 0;
 }
