@@ -4,6 +4,8 @@ import zlib from 'node:zlib';
 import zstdBinding from 'zstd-napi/binding.js';
 import { SafebakError, ioError } from '../errors.js';
 import { FollowedFile } from './followed-file.js';
+import { decodeStep } from './zstd-decode-step.js';
+import type { DecodeStep } from './zstd-decode-step.js';
 import { decodeWorkerFile, decompressZstdInWorker, useDecodeThread } from './zstd-decode-thread.js';
 
 export type InputCompression = 'zstd' | 'gzip' | 'none';
@@ -149,7 +151,6 @@ async function* tagErrors(raw: Readable, label: string): AsyncGenerator<Buffer> 
   }
 }
 
-
 /** One step's output: bounded, so memory is too, whatever the compression ratio. */
 const ZSTD_OUT = 128 * 1024;
 
@@ -167,19 +168,16 @@ async function* decompressZstd(chunks: AsyncIterable<Buffer>): AsyncGenerator<Bu
   for await (const chunk of chunks) {
     let src: Buffer = chunk;
     for (;;) {
-      let ret: number;
-      let produced: number;
-      let consumed: number;
+      let step: DecodeStep;
       try {
-        [ret, produced, consumed] = dctx.decompressStream(dst, src);
+        step = decodeStep(dctx, dst, src);
       } catch (err) {
         throw new SafebakError('SAFEBAK_ARCHIVE_CORRUPT', `the zstd compression layer is damaged: ${(err as Error).message}`, { cause: err });
       }
-      src = src.subarray(consumed);
-      if (produced > 0) yield dst.subarray(0, produced);
-      // Done with this input once it is consumed and the decoder has no output left to flush.
-      if (src.length === 0 && (produced < dst.length || ret === 0)) {
-        inFrame = ret !== 0;
+      src = step.rest;
+      if (step.produced > 0) yield dst.subarray(0, step.produced);
+      if (step.drained) {
+        inFrame = step.inFrame;
         break;
       }
     }

@@ -12,6 +12,8 @@ import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import zstdBinding from 'zstd-napi/binding.js';
 import { DecodeRing } from './decode-ring.js';
+import { decodeStep } from './zstd-decode-step.js';
+import type { DecodeStep } from './zstd-decode-step.js';
 import type { DecodeRingShape } from './decode-ring.js';
 
 export interface DecodeWorkerData {
@@ -49,32 +51,28 @@ function run(): void {
     }
     if (n === 0) break;
     position += n;
-    let src = input.subarray(0, n);
+    let src: Buffer = input.subarray(0, n);
     for (;;) {
       if (out === null) {
         out = ring.claim();
         if (out === null) return; // the reader has gone away
         fill = 0;
       }
-      const space = out.length - fill;
-      let ret: number;
-      let produced: number;
-      let consumed: number;
+      let step: DecodeStep;
       try {
-        [ret, produced, consumed] = dctx.decompressStream(out.subarray(fill), src);
+        step = decodeStep(dctx, out.subarray(fill), src);
       } catch (err) {
         if (fill > 0) ring.publish(fill);
         return finish({ type: 'error', kind: 'corrupt', message: (err as Error).message });
       }
-      fill += produced;
-      src = src.subarray(consumed);
+      fill += step.produced;
+      src = step.rest;
       if (fill === out.length) {
         ring.publish(fill);
         out = null;
       }
-      // Done with this input once it is consumed and the decoder has no output left to flush.
-      if (src.length === 0 && (produced < space || ret === 0)) {
-        inFrame = ret !== 0;
+      if (step.drained) {
+        inFrame = step.inFrame;
         break;
       }
     }
