@@ -260,7 +260,9 @@ class CreateJob {
   #log: Logger | undefined;
   /** Whether debug lines are wanted: per-file ones are not even built otherwise. */
   #debug: boolean;
+  /** The size bounds as bigints, converted once rather than per file. */
   #smallFileBytes: bigint;
+  #wholeReadBytes: bigint;
   #batchedChoices: (Choice | undefined)[] = [];
   #copy: CopyOptions;
   #links = new Map<string, string>();
@@ -292,6 +294,7 @@ class CreateJob {
     this.#log = log;
     this.#debug = log?.isLevelEnabled('debug') ?? false;
     this.#smallFileBytes = BigInt(settings.smallFileBytes);
+    this.#wholeReadBytes = BigInt(settings.wholeReadBytes);
     this.#records = options.collectRecords === false ? null : [];
     this.#copy = { paranoid: settings.paranoid, recentSeconds: settings.recentSeconds, signal: options.signal, pool: newChunkPool() };
     this.#batcher =
@@ -364,7 +367,7 @@ class CreateJob {
 
   /** Starts reading a small file ahead of its turn; never a file that may turn out to be a hard link. */
   #prefetch(item: WalkItem): Promise<Prepared | null> | BatchSlot | null {
-    if (item.kind !== 'entry' || item.type !== 'file' || item.stat.size > BigInt(this.#settings.wholeReadBytes)) return null;
+    if (item.kind !== 'entry' || item.type !== 'file' || item.stat.size > this.#wholeReadBytes) return null;
     if (!this.#copiesAhead(item.stat)) return null;
     if (item.stat.nlink > 1n) {
       const key = inodeKey(item.stat);
@@ -617,7 +620,7 @@ class CreateJob {
       let outcome: { result: TransferResult; offset: number; strategyReason: string } | null = null;
       try {
         let choice = await this.#chooseProbed(item, lease.hot, attempt);
-        if (choice.strategy === 'copy' && item.stat.size <= BigInt(this.#settings.wholeReadBytes)) {
+        if (choice.strategy === 'copy' && item.stat.size <= this.#wholeReadBytes) {
           await lease.release();
           const whole = await this.#leasedWholeRead(item, attempt, choice);
           if (whole) return await this.#writeWhole(item, whole);
