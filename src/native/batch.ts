@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { padded } from '../archive/tar-header.js';
 import { PackedStat, STAT_FIELDS } from '../file-stat.js';
 import type { FileStat } from '../file-stat.js';
 import { loadNative } from './native.js';
@@ -138,7 +139,7 @@ export async function readSmallFiles(paths: string[], names: string[], options: 
       tooLarge: flags[f] === 2,
       entries,
       entryStart: start,
-      entryEnd: start + spans[i * 4 + 1]! + Math.ceil(length / 512) * 512,
+      entryEnd: start + spans[i * 4 + 1]! + padded(length),
       length,
       expectedLength: spans[i * 4 + 3]!,
       moved: flags[f + 6] !== 0,
