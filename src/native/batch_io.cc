@@ -275,8 +275,6 @@ ssize_t ReadFull(int fd, char* buf, size_t len, size_t expected) {
   return static_cast<ssize_t>(got);
 }
 
-size_t Padded(size_t n) { return (n + 511) / 512 * 512; }
-
 // Bits of what stability.ts's metadataChanges compares: 1 inode or device, 2 size, 4 mtime, 8 ctime.
 int32_t ChangedFields(const struct stat& a, const struct stat& b) {
   int32_t bits = 0;

@@ -16,8 +16,6 @@ constexpr size_t BLOCK = 512;
 constexpr int64_t MAX_OCTAL_8 = 07777777;
 constexpr int64_t MAX_OCTAL_12 = 077777777777LL;
 
-size_t Padded(size_t n) { return (n + BLOCK - 1) / BLOCK * BLOCK; }
-
 // ustar needs a name of ASCII (no NUL) bytes.
 bool IsAscii(const std::string& s) {
   for (unsigned char c : s) {

@@ -8,6 +8,9 @@
 
 namespace safebak {
 
+// Rounds a length up to whole 512-byte tar blocks.
+inline size_t Padded(size_t n) { return (n + 511) / 512 * 512; }
+
 // The header blocks of a regular file's tar entry, byte for byte what
 // src/archive/tar-header.ts writes for describeEntry(name, 'file', st, size):
 // a pax extended header first when the name, ids or mtime need one.
