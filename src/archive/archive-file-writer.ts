@@ -1,14 +1,8 @@
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
-import { allocAligned, loadNative, setDirect } from '../native/native.js';
+import { allocAligned, DIRECT_BLOCK, loadNative, setDirect } from '../native/native.js';
 import type { StageEncoder } from './zstd-encoder.js';
 
-/**
- * O_DIRECT writes start, end and sit in memory on this boundary: a multiple
- * of every common device's logical block size. A filesystem that wants more
- * refuses the first direct write, and the file is then written buffered.
- */
-const ALIGN = 4096;
 /** One write: 1 MiB direct writes kept this machine's disk as busy as 4 MiB ones. */
 const STAGE_BYTES = 1024 * 1024;
 /** Stages: one being written while the others fill (with 1 MiB queued the main thread waited between chunks). */
@@ -70,7 +64,7 @@ export class ArchiveFileWriter extends Writable {
     this.#path = path;
     this.#encoder = encoder;
     this.#direct = loadNative().addon !== null;
-    const alloc = this.#direct ? () => allocAligned(STAGE_BYTES, ALIGN) : () => Buffer.allocUnsafeSlow(STAGE_BYTES);
+    const alloc = this.#direct ? () => allocAligned(STAGE_BYTES) : () => Buffer.allocUnsafeSlow(STAGE_BYTES);
     for (let i = 1; i < STAGES; i++) this.#spare.push(alloc());
     this.#stage = { buf: alloc(), at: 0, length: 0 };
   }
@@ -165,7 +159,7 @@ export class ArchiveFileWriter extends Writable {
 
   /** A stage that starts off the boundary ends on it, so that every later one can go direct. */
   #room(stage: Stage): number {
-    return STAGE_BYTES - (stage.at % ALIGN) - stage.length;
+    return STAGE_BYTES - (stage.at % DIRECT_BLOCK) - stage.length;
   }
 
   /** Queues the current stage for writing and starts filling the next. */
@@ -311,5 +305,5 @@ export class ArchiveFileWriter extends Writable {
 
 /** Whether a stage may be written directly: it starts and ends on the boundary. */
 function aligned(stage: Stage): boolean {
-  return stage.at % ALIGN === 0 && stage.length % ALIGN === 0;
+  return stage.at % DIRECT_BLOCK === 0 && stage.length % DIRECT_BLOCK === 0;
 }

@@ -1,11 +1,9 @@
 import fs from 'node:fs';
 import { ioError, SafebakError } from '../errors.js';
-import { allocAligned, loadNative, preadDirect, startWriteback } from '../native/native.js';
+import { allocAligned, DIRECT_BLOCK, directLength, loadNative, preadDirect, startWriteback } from '../native/native.js';
 
 /** One direct read: large enough for the device to stream (1 MiB reads ran as fast as 4 MiB here), a multiple of every block size. */
 const READ_BYTES = 1024 * 1024;
-/** O_DIRECT lengths are rounded up to this at the end of the file. */
-const DIRECT_ALIGN = 4096;
 /** Appended bytes gathered before their writeback is started. */
 const WRITEBACK_STEP = 16 * 1024 * 1024;
 /**
@@ -80,7 +78,7 @@ export class FollowedFile {
    * Closes the descriptor when done, failed or returned early.
    */
   async *chunks(): AsyncGenerator<Buffer> {
-    const buffers = [allocAligned(READ_BYTES, DIRECT_ALIGN), allocAligned(READ_BYTES, DIRECT_ALIGN)];
+    const buffers = [allocAligned(READ_BYTES), allocAligned(READ_BYTES)];
     let turn = 0;
     let pos = 0;
     let ahead: Promise<Buffer> | null = null;
@@ -122,7 +120,7 @@ export class FollowedFile {
     this.#startWriteback(size);
     if (ended ? size <= pos : size - pos < READ_BYTES + LAG_BYTES) return null;
     const expected = Math.min(READ_BYTES, size - pos);
-    return this.#read(buf, Math.min(READ_BYTES, roundUp(expected, DIRECT_ALIGN)), pos, expected);
+    return this.#read(buf, Math.min(READ_BYTES, directLength(expected)), pos, expected);
   }
 
   async #read(buf: Buffer, want: number, pos: number, expected: number): Promise<Buffer> {
@@ -149,7 +147,7 @@ export class FollowedFile {
   /** Starts writeback of what was appended since the last time, a step at a time. */
   #startWriteback(size: number): void {
     if (size - this.#writebackFrom < WRITEBACK_STEP) return;
-    const to = size - (size % DIRECT_ALIGN);
+    const to = size - (size % DIRECT_BLOCK);
     startWriteback(this.#fd, this.#writebackFrom, to - this.#writebackFrom, this.path).catch(() => {});
     this.#writebackFrom = to;
   }
@@ -164,8 +162,4 @@ export class FollowedFile {
       this.#wake = done;
     });
   }
-}
-
-function roundUp(n: number, to: number): number {
-  return Math.ceil(n / to) * to;
 }

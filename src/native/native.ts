@@ -274,10 +274,22 @@ export function openDirect(path: string): Promise<number> {
 }
 
 /**
+ * O_DIRECT offsets, lengths and memory must be multiples of the device's
+ * logical block size; 4 KiB covers every disk in use. A file system that
+ * wants more refuses with EINVAL, and its callers fall back to buffered I/O.
+ */
+export const DIRECT_BLOCK = 4096;
+
+/** `n` rounded up to whole {@link DIRECT_BLOCK}s: what a direct read that may meet end of file asks for. */
+export function directLength(n: number): number {
+  return Math.ceil(n / DIRECT_BLOCK) * DIRECT_BLOCK;
+}
+
+/**
  * A zero-filled Buffer of `size` bytes whose memory starts on an `alignment`
  * boundary, as O_DIRECT reads need (Node's own Buffers are not aligned).
  */
-export function allocAligned(size: number, alignment = 4096): Buffer {
+export function allocAligned(size: number, alignment = DIRECT_BLOCK): Buffer {
   const bytes = callSync(undefined, (a) => a.allocAligned(size, alignment));
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

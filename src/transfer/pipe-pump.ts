@@ -3,10 +3,8 @@ import type { Hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RawOutput } from '../archive/output.js';
 import { SafebakError } from '../errors.js';
-import { allocAligned, errnoCode, getPipeSize, growPipe, nativeConstants, pipe2, preadDirect, setPipeSize, splice, tee } from '../native/native.js';
+import { allocAligned, DIRECT_BLOCK, directLength, errnoCode, getPipeSize, growPipe, nativeConstants, pipe2, preadDirect, setPipeSize, splice, tee } from '../native/native.js';
 
-/** O_DIRECT offsets and lengths must be multiples of the logical block size; 4 KiB covers every disk in use. */
-export const DIRECT_BLOCK = 4096;
 /** The private pipe's size: 1 MiB is the most an unprivileged process may ask for (pipe-max-size). */
 const PIPE_BYTES = 1024 * 1024;
 
@@ -69,7 +67,7 @@ export async function pumpDirect(srcFd: number, size: number, target: RawEntryTa
     if (out.kind === 'file') second = openPrivatePipe(pipes[0]!.capacity);
     else growPipe(out.fd, PIPE_BYTES);
     const fill = (pipe: PrivatePipe, at: number): Fill => {
-      const want = Math.min(pipe.capacity, direct ? roundUp(size - at) : size - at);
+      const want = Math.min(pipe.capacity, direct ? directLength(size - at) : size - at);
       return { pipe, at, want, n: splice(srcFd, at, pipe.w, null, want, SPLICE_F_NONBLOCK, options.label) };
     };
     let pos = 0;
@@ -149,10 +147,6 @@ function openPrivatePipe(capacity = PIPE_BYTES): PrivatePipe {
       closeSync(w);
     },
   };
-}
-
-function roundUp(n: number): number {
-  return Math.ceil(n / DIRECT_BLOCK) * DIRECT_BLOCK;
 }
 
 function readExactly(fd: number, buf: Buffer, n: number): void {
