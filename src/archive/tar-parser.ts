@@ -17,12 +17,13 @@ export interface ParsedEntry extends Omit<TarHeader, 'type' | 'devmajor' | 'devm
 
 export interface TarParserHandlers {
   entry(entry: ParsedEntry): void;
-  data(chunk: Buffer): void;
+  /** A piece of the current entry's data, which starts at byte `offset` of the tar stream. */
+  data(chunk: Buffer, offset: number): void;
   entryEnd(): void;
 }
 
 /** The largest pax or GNU long-name body accepted: real ones are a few hundred bytes. */
-const MAX_META_BYTES = 1 << 20;
+export const MAX_META_BYTES = 1 << 20;
 
 const typeByFlag: Record<string, EntryType> = {
   '0': 'file',
@@ -107,7 +108,7 @@ export class TarParser {
         }
         case 'data': {
           const take = Math.min(this.#remaining, chunk.length - pos);
-          this.#handlers.data(chunk.subarray(pos, pos + take));
+          this.#handlers.data(chunk.subarray(pos, pos + take), this.#offset);
           this.#remaining -= take;
           this.#offset += take;
           pos += take;
