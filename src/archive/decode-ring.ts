@@ -67,6 +67,16 @@ export class DecodeRing {
     return this.#slot(this.#produced);
   }
 
+  /** Producer: the index of the slot claim() returns (until it is published). */
+  get claimedSlot(): number {
+    return this.#produced % this.shape.slots;
+  }
+
+  /** Producer: slots published and not yet handed back: how far the consumer is behind. */
+  backlog(): number {
+    return this.#produced - Atomics.load(this.#control, CONSUMED);
+  }
+
   /** Producer: makes the claimed slot, filled with `length` bytes, visible to the consumer. */
   publish(length: number): void {
     const c = this.#control;
@@ -82,6 +92,11 @@ export class DecodeRing {
     if (Atomics.load(c, PRODUCED) <= this.#next) return null;
     const length = Atomics.load(c, LENGTHS + (this.#next % this.shape.slots));
     return this.#slot(this.#next).subarray(0, length);
+  }
+
+  /** Consumer: the index of the slot peek() returns. */
+  get peekedSlot(): number {
+    return this.#next % this.shape.slots;
   }
 
   /** Consumer: hands the slot last returned by peek() back to the producer. */

@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import zstdBinding from 'zstd-napi/binding.js';
 import { SafebakError, ioError } from '../errors.js';
 import { FollowedFile } from './followed-file.js';
+import type { ChunkDigests } from './slot-digests.js';
 import { decodeStep } from './zstd-decode-step.js';
 import type { DecodeStep } from './zstd-decode-step.js';
 import { decodeWorkerFile, decompressZstdInWorker, useDecodeThread } from './zstd-decode-thread.js';
@@ -19,6 +20,8 @@ export interface ArchiveInput {
   /** For zstd: whether the first frame carries a content checksum (null where unknown). */
   contentChecksum: boolean | null;
   chunks: AsyncIterable<Buffer>;
+  /** Digests of files in the chunk last handed out, computed ahead by a decoding thread (see `hashAhead`). */
+  digests?: ChunkDigests | undefined;
   close(): void;
 }
 
@@ -29,15 +32,16 @@ const READ_CHUNK = 1024 * 1024;
  * Opens an archive from a path or a stream and detects its compression from
  * magic bytes, never from the name. Errors reading the source surface as
  * SAFEBAK_IO; errors of the compression layer (bad checksum, garbage,
- * truncation) as SAFEBAK_ARCHIVE_CORRUPT.
+ * truncation) as SAFEBAK_ARCHIVE_CORRUPT. `hashAhead`: the consumer hashes
+ * every file's data and takes `digests` that a decoding thread computed.
  */
-export async function openArchiveInput(source: ArchiveSource, label: string): Promise<ArchiveInput> {
+export async function openArchiveInput(source: ArchiveSource, label: string, options: { hashAhead?: boolean } = {}): Promise<ArchiveInput> {
   let fd: number | null = null;
   if (typeof source === 'string') {
     const opened = await openForRead(source);
     fd = opened.fd;
     // Only a regular file: the worker reads at explicit offsets, which a pipe cannot do.
-    const threaded = opened.size !== null && useDecodeThread(opened.size) ? await openThreaded(opened.fd, label) : null;
+    const threaded = opened.size !== null && useDecodeThread(opened.size) ? await openThreaded(opened.fd, label, options.hashAhead ?? false) : null;
     if (threaded) return threaded;
   }
   // A file still being written (create's read-back) is decoded here: its reader already runs on a thread of its own.
@@ -79,7 +83,7 @@ export async function openArchiveInput(source: ArchiveSource, label: string): Pr
  * with the consumer (see zstd-decode-thread.ts). Null for anything else, or
  * where there is no worker script: the caller reads it in-thread from byte 0.
  */
-async function openThreaded(fd: number, label: string): Promise<ArchiveInput | null> {
+async function openThreaded(fd: number, label: string, hashAhead: boolean): Promise<ArchiveInput | null> {
   const workerUrl = decodeWorkerFile();
   if (workerUrl === null) return null;
   const head = Buffer.alloc(5);
@@ -91,14 +95,14 @@ async function openThreaded(fd: number, label: string): Promise<ArchiveInput | n
     throw ioError(label, err, 'cannot read the archive');
   }
   if (got < 5 || head.readUInt32LE(0) !== ZSTD_MAGIC) return null;
-  const chunks = decompressZstdInWorker(fd, label, workerUrl);
+  const { chunks, digests } = decompressZstdInWorker(fd, label, workerUrl, hashAhead);
   let closed = false;
   const close = (): void => {
     if (closed) return;
     closed = true;
     void chunks.return(undefined).finally(() => fs.close(fd, () => {}));
   };
-  return { compression: 'zstd', contentChecksum: (head[4]! & 0x04) !== 0, chunks, close };
+  return { compression: 'zstd', contentChecksum: (head[4]! & 0x04) !== 0, chunks, digests, close };
 }
 
 /** The descriptor, and the size where it is a regular file. */

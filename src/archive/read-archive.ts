@@ -1,14 +1,21 @@
 import { SafebakError } from '../errors.js';
 import { openArchiveInput } from './input.js';
 import type { ArchiveSource, InputCompression } from './input.js';
+import type { ChunkDigests } from './slot-digests.js';
 import { TarParser } from './tar-parser.js';
 import type { TarParserHandlers } from './tar-parser.js';
 
 export interface ReadArchiveHandlers extends TarParserHandlers {
   /** Awaited after each input chunk: where a reader does its async work, bounded per chunk. */
   settle?(): Promise<void>;
-  /** Called once the compression layer is known, before any entry: a damaged archive still says what it was. */
-  opened?(compression: InputCompression, contentChecksum: boolean | null): void;
+  /**
+   * Called once the compression layer is known, before any entry: a damaged
+   * archive still says what it was. `digests` (with `hashAhead`) hold the
+   * digests of files in the chunk being parsed that a decoding thread computed.
+   */
+  opened?(compression: InputCompression, contentChecksum: boolean | null, digests: ChunkDigests | null): void;
+  /** These handlers hash every file's data: a decoding thread may hash some ahead of them. */
+  hashAhead?: boolean;
 }
 
 export interface ReadArchiveSummary {
@@ -31,8 +38,8 @@ export async function readArchive(
   signal?: AbortSignal,
 ): Promise<ReadArchiveSummary> {
   signal?.throwIfAborted();
-  const input = await openArchiveInput(source, label);
-  handlers.opened?.(input.compression, input.contentChecksum);
+  const input = await openArchiveInput(source, label, { hashAhead: handlers.hashAhead ?? false });
+  handlers.opened?.(input.compression, input.contentChecksum, input.digests ?? null);
   const parser = new TarParser(handlers);
   try {
     for await (const chunk of input.chunks) {

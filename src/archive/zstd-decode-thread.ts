@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SafebakError, ioError } from '../errors.js';
 import { DecodeRing } from './decode-ring.js';
-import type { DecodeWorkerData, DecodeWorkerMessage } from './zstd-decode-worker.js';
+import { SlotDigests } from './slot-digests.js';
+import type { ChunkDigests } from './slot-digests.js';
+import type { DecodeWorkerData, DecodeWorkerMessage, HashAhead } from './zstd-decode-worker.js';
 
 /**
  * The ring between the decoding thread and the consumer: few slots, reused.
@@ -12,7 +14,14 @@ import type { DecodeWorkerData, DecodeWorkerMessage } from './zstd-decode-worker
  * zeros is 2048 trips through one slot, not one 2 GiB buffer).
  */
 const SLOT_BYTES = 1024 * 1024;
-const RING_SLOTS = 4;
+/**
+ * 16 MiB: verify's main thread works in bursts (a manifest segment of
+ * 10,000 records, a garbage collection) during which 4 slots filled in a few
+ * milliseconds and the decoder stood idle; the backlog that builds up
+ * instead is what it hashes files ahead from. Small-tree verify 1.50–1.55 s
+ * with 4 slots, 1.37–1.44 s with 16, 1.46–1.47 s with 32 (bench/README.md).
+ */
+const RING_SLOTS = 16;
 const READ_BYTES = 1024 * 1024;
 /** Below this many compressed bytes, starting a worker (tens of milliseconds) costs more than it saves. */
 const THREAD_MIN_BYTES = 1024 * 1024;
@@ -30,6 +39,17 @@ export function useDecodeThread(size: number): boolean {
   return mode === '1' || size >= THREAD_MIN_BYTES;
 }
 
+/**
+ * Whether the decoding thread hashes files ahead for a consumer that wants
+ * their digests: while the consumer is behind. SAFEBAK_DECODE_HASH=none
+ * never does (for comparison), =all for every file it can (for tests).
+ */
+function hashAheadMode(wanted: boolean): HashAhead {
+  if (!wanted) return 'none';
+  const mode = process.env['SAFEBAK_DECODE_HASH'];
+  return mode === 'none' || mode === 'all' ? mode : 'auto';
+}
+
 let workerFile: URL | null | undefined;
 
 /**
@@ -45,17 +65,30 @@ export function decodeWorkerFile(): URL | null {
   return workerFile;
 }
 
+/** The decoded stream in chunks, and the digests of files in the chunk last handed out that the decoding thread hashed. */
+export interface DecodedInWorker {
+  chunks: AsyncGenerator<Buffer>;
+  digests: ChunkDigests;
+}
+
 /**
  * Decodes the zstd stream in `fd` (a regular file, read from byte 0 with
  * positioned reads) on a worker thread. Each chunk is valid until the next
- * is asked for: it then goes back to the worker to be filled again. Errors
- * are those of the in-thread decoder: SAFEBAK_ARCHIVE_CORRUPT for the
- * compression layer, SAFEBAK_IO for the read. The descriptor stays the
- * caller's; it may be closed once this generator has finished.
+ * is asked for: it then goes back to the worker to be filled again. With
+ * `hashAhead`, the stream is taken for tar and the worker hashes files ahead
+ * of a consumer that falls behind (`digests`). Errors are those of the
+ * in-thread decoder: SAFEBAK_ARCHIVE_CORRUPT for the compression layer,
+ * SAFEBAK_IO for the read. The descriptor stays the caller's; it may be
+ * closed once the chunks have finished.
  */
-export async function* decompressZstdInWorker(fd: number, label: string, workerUrl: URL): AsyncGenerator<Buffer> {
+export function decompressZstdInWorker(fd: number, label: string, workerUrl: URL, hashAhead = false): DecodedInWorker {
   const ring = DecodeRing.create(RING_SLOTS, SLOT_BYTES);
-  const data: DecodeWorkerData = { fd, ring: ring.shape, readBytes: READ_BYTES };
+  const digests = SlotDigests.create(RING_SLOTS, SLOT_BYTES);
+  const data: DecodeWorkerData = { fd, ring: ring.shape, readBytes: READ_BYTES, digests: digests.shape, hashAhead: hashAheadMode(hashAhead) };
+  return { chunks: decodeChunks(ring, digests, data, label, workerUrl), digests };
+}
+
+async function* decodeChunks(ring: DecodeRing, digests: SlotDigests, data: DecodeWorkerData, label: string, workerUrl: URL): AsyncGenerator<Buffer> {
   const worker = new Worker(workerUrl, { workerData: data });
   // The worker's one message is its last; it follows every slot it published.
   const final: { message: FinalMessage | null } = { message: null };
@@ -72,6 +105,7 @@ export async function* decompressZstdInWorker(fd: number, label: string, workerU
     for (;;) {
       const chunk = ring.peek();
       if (chunk !== null) {
+        digests.select(ring.peekedSlot);
         yield chunk;
         ring.release();
         continue;

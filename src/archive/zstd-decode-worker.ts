@@ -4,30 +4,74 @@
  * The main thread parses and hashes one slot while this thread decodes the
  * next: on two cores the two halves of verification run side by side.
  *
+ * Where the consumer falls behind, this thread also hashes files ahead of it
+ * (tar-walk.ts, slot-digests.ts): the consumer parses and hashes what it
+ * reads, and with the hashing of small files shared, the two threads finish
+ * together instead of this one waiting for free slots.
+ *
  * The one message out is the last: `end`, or `error` (kind `corrupt` for
  * the compression layer, `io` for the read), sent after every slot it
  * follows has been published.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import zstdBinding from 'zstd-napi/binding.js';
 import { DecodeRing } from './decode-ring.js';
+import { SlotDigests } from './slot-digests.js';
+import { TarWalk } from './tar-walk.js';
 import { decodeStep } from './zstd-decode-step.js';
 import type { DecodeStep } from './zstd-decode-step.js';
 import type { DecodeRingShape } from './decode-ring.js';
+import type { SlotDigestsShape } from './slot-digests.js';
+
+/** Hash files ahead of the consumer: never, always (tests), or while it is behind. */
+export type HashAhead = 'none' | 'all' | 'auto';
 
 export interface DecodeWorkerData {
   fd: number;
   ring: DecodeRingShape;
   readBytes: number;
+  digests: SlotDigestsShape;
+  hashAhead: HashAhead;
 }
 
 export type DecodeWorkerMessage =
   | { type: 'end' }
   | { type: 'error'; kind: 'corrupt' | 'io'; message: string; code?: string | undefined; errno?: number | undefined; syscall?: string | undefined };
 
-const { fd, ring: shape, readBytes } = workerData as DecodeWorkerData;
-const ring = DecodeRing.attach(shape);
+const { fd, ring: ringShape, readBytes, digests: digestsShape, hashAhead } = workerData as DecodeWorkerData;
+const ring = DecodeRing.attach(ringShape);
+const digests = SlotDigests.attach(digestsShape);
+const walk = new TarWalk();
+/**
+ * Published slots the consumer has not handed back, from which this thread
+ * hashes ahead: with one it may be reading the last; with two it has a
+ * whole slot queued behind the one it reads.
+ */
+const HELP_BACKLOG = 2;
+/** Stream offset of the claimed slot's first byte. */
+let streamAt = 0;
+
+const sha256 = (bytes: Buffer): Buffer =>
+  typeof crypto.hash === 'function' ? crypto.hash('sha256', bytes, 'buffer') : crypto.createHash('sha256').update(bytes).digest();
+
+/** Publishes the claimed slot's first `fill` bytes, with the digests of the files it hashed in them. */
+function publish(out: Buffer, fill: number): void {
+  const slot = ring.claimedSlot;
+  digests.clear(slot);
+  if (hashAhead !== 'none' && !walk.stopped) {
+    const piece = out.subarray(0, fill);
+    const start = streamAt;
+    // The walk sees every slot, to keep its place; files are hashed only while the consumer is behind.
+    walk.scan(piece, start, (at, length) => {
+      if (hashAhead === 'auto' && ring.backlog() < HELP_BACKLOG) return;
+      digests.add(slot, at, length, sha256(piece.subarray(at - start, at - start + length)));
+    });
+  }
+  ring.publish(fill);
+  streamAt += fill;
+}
 
 function finish(m: DecodeWorkerMessage): void {
   parentPort!.postMessage(m);
@@ -62,13 +106,13 @@ function run(): void {
       try {
         step = decodeStep(dctx, out.subarray(fill), src);
       } catch (err) {
-        if (fill > 0) ring.publish(fill);
+        if (fill > 0) publish(out, fill);
         return finish({ type: 'error', kind: 'corrupt', message: (err as Error).message });
       }
       fill += step.produced;
       src = step.rest;
       if (fill === out.length) {
-        ring.publish(fill);
+        publish(out, fill);
         out = null;
       }
       if (step.drained) {
@@ -77,7 +121,7 @@ function run(): void {
       }
     }
   }
-  if (out !== null && fill > 0) ring.publish(fill);
+  if (out !== null && fill > 0) publish(out, fill);
   finish(inFrame ? { type: 'error', kind: 'corrupt', message: 'the stream ends inside a frame' } : { type: 'end' });
 }
 

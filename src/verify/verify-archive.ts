@@ -7,6 +7,7 @@ import type { EntryRecord, FooterRecord, HeaderRecord, ManifestRecord } from '..
 import { readArchive } from '../archive/read-archive.js';
 import type { ReadArchiveSummary } from '../archive/read-archive.js';
 import type { ArchiveSource, InputCompression } from '../archive/input.js';
+import type { ChunkDigests } from '../archive/slot-digests.js';
 import type { FollowedFile } from '../archive/followed-file.js';
 import type { ParsedEntry } from '../archive/tar-parser.js';
 import { ExitStatus, SafebakError } from '../errors.js';
@@ -140,6 +141,7 @@ class Verification {
   #corruptPaths = new Set<string>();
   #bytesSeen = 0;
   #input: { compression: InputCompression; contentChecksum: boolean | null } = { compression: 'none', contentChecksum: null };
+  #digests: ChunkDigests | null = null;
 
   constructor(options: VerifyOptions) {
     this.#options = options;
@@ -154,18 +156,34 @@ class Verification {
   handlers() {
     return {
       entry: (e: ParsedEntry) => this.#onEntry(e),
-      data: (chunk: Buffer) => {
+      data: (chunk: Buffer, offset: number) => {
         const cur = this.#current!;
         if (cur.hashing) {
-          // Most small files arrive in one piece: one call, no Hash object.
-          if (cur.hash === null && oneShot && chunk.length === cur.pending!.entry.size) cur.sha256 = oneShot('sha256', chunk, 'hex');
-          else (cur.hash ??= createHash('sha256')).update(chunk);
+          if (cur.hash === null) {
+            const size = cur.pending!.entry.size;
+            // Hashed ahead by the decoding thread: these very bytes of the stream, so nothing is left to do.
+            const ahead = this.#digests?.take(offset, size) ?? null;
+            if (ahead !== null) {
+              cur.sha256 = ahead;
+              cur.hashing = false;
+              return;
+            }
+            // Most small files arrive in one piece: one call, no Hash object.
+            if (oneShot && chunk.length === size) {
+              cur.sha256 = oneShot('sha256', chunk, 'hex');
+              cur.hashing = false;
+              return;
+            }
+          }
+          (cur.hash ??= createHash('sha256')).update(chunk);
         } else if (cur.segment) cur.segment.push(Buffer.from(chunk));
       },
       entryEnd: () => this.#onEntryEnd(),
-      opened: (compression: InputCompression, contentChecksum: boolean | null) => {
+      opened: (compression: InputCompression, contentChecksum: boolean | null, digests: ChunkDigests | null) => {
         this.#input = { compression, contentChecksum };
+        this.#digests = digests;
       },
+      hashAhead: true,
       settle: async () => {
         await this.tasks.drain();
         this.#options.onProgress?.({ entries: this.#tarEntries, bytes: this.#bytesSeen });
@@ -213,7 +231,8 @@ class Verification {
       return;
     }
     const p = cur.pending!;
-    if (cur.hashing) p.sha256 = cur.sha256 ?? (cur.hash ?? createHash('sha256')).digest('hex');
+    if (cur.sha256 !== null) p.sha256 = cur.sha256;
+    else if (cur.hashing) p.sha256 = (cur.hash ?? createHash('sha256')).digest('hex');
     const root = this.#options.against;
     if (root !== undefined && p.entry.type === 'file' && p.sha256 !== null) {
       const e = p.entry;

@@ -5,9 +5,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openArchiveInput } from '../../src/archive/input.js';
+import { TarParser } from '../../src/archive/tar-parser.js';
 import { decodeWorkerFile, decompressZstdInWorker } from '../../src/archive/zstd-decode-thread.js';
 import { SafebakError } from '../../src/errors.js';
 import { makeTempDir, removeDir } from '../helpers/tmp-dir.js';
+import { buildTree } from '../helpers/tree.js';
 
 // The zstd decoder on a worker thread, against the zstd CLI and the in-thread decoder.
 let work: string;
@@ -43,7 +45,7 @@ async function decodeFile(file: string, slowEvery = 0): Promise<{ out: Buffer; c
   let error: unknown = null;
   try {
     let n = 0;
-    for await (const chunk of decompressZstdInWorker(fd, file, url!)) {
+    for await (const chunk of decompressZstdInWorker(fd, file, url!).chunks) {
       // A slow consumer, holding its chunk: the worker fills every other slot and must wait for this one.
       if (slowEvery > 0 && ++n % slowEvery === 0) await sleep(15);
       parts.push(Buffer.from(chunk));
@@ -138,5 +140,80 @@ describe('decoding on a worker thread', () => {
     const common = Math.min(bad.threaded.length, bad.inline.length);
     expect(sha(bad.threaded.bytes.subarray(0, common))).toBe(sha(bad.inline.bytes.subarray(0, common)));
     expect(sha(bad.threaded.bytes.subarray(0, 1_234_567))).toBe(sha(plain.subarray(0, 1_234_567)));
+  });
+});
+
+describe('hashing ahead on the decoding thread', () => {
+  let tarFile: string;
+  let tar: Buffer;
+  /** Where each entry's data lies in the tar stream, as the TarParser finds it. */
+  let ranges: { at: number; length: number }[];
+  beforeAll(() => {
+    const files: Record<string, Buffer> = {};
+    // 3,000 files of 0–4 KiB: several slots' worth, entries cut anywhere by slot boundaries.
+    for (let i = 0; i < 3000; i++) files[`f${i}`] = randomBytes((i * 1399) % 4097);
+    buildTree(path.join(work, 'many'), { tree: files });
+    tar = execFileSync('tar', ['-cf', '-', '--format=pax', '-C', path.join(work, 'many'), 'tree'], { maxBuffer: 1 << 26 });
+    tarFile = write('many.tar.zst', zstd(['--check', '-c'], tar));
+    ranges = [];
+    let first = false;
+    const parser = new TarParser({
+      entry: () => {
+        first = true;
+      },
+      data: (chunk, offset) => {
+        if (first) ranges.push({ at: offset, length: chunk.length });
+        else ranges[ranges.length - 1]!.length += chunk.length;
+        first = false;
+      },
+      entryEnd: () => {},
+    });
+    parser.push(tar);
+    expect(ranges.length).toBe(2999); // f0 is empty
+  });
+
+  /** Decodes with hashing ahead in `mode`; asks for every range that lies in the chunk handed out. */
+  async function takeAll(mode: 'all' | 'none'): Promise<{ taken: number; wrong: string[]; offByOne: number }> {
+    const before = process.env['SAFEBAK_DECODE_HASH'];
+    process.env['SAFEBAK_DECODE_HASH'] = mode;
+    const fd = fs.openSync(tarFile, 'r');
+    let taken = 0;
+    let offByOne = 0;
+    const wrong: string[] = [];
+    try {
+      const { chunks, digests } = decompressZstdInWorker(fd, tarFile, decodeWorkerFile()!, true);
+      let start = 0;
+      for await (const chunk of chunks) {
+        const end = start + chunk.length;
+        for (const r of ranges) {
+          if (r.at < start || r.at + r.length > end) continue;
+          // A range one byte off is never answered.
+          if (digests.take(r.at, r.length + 1) !== null) offByOne++;
+          const digest = digests.take(r.at, r.length);
+          if (digest === null) continue;
+          taken++;
+          if (digest !== sha(tar.subarray(r.at, r.at + r.length))) wrong.push(`${r.at}+${r.length}`);
+        }
+        start = end;
+      }
+      expect(start).toBe(tar.length);
+    } finally {
+      fs.closeSync(fd);
+      if (before === undefined) delete process.env['SAFEBAK_DECODE_HASH'];
+      else process.env['SAFEBAK_DECODE_HASH'] = before;
+    }
+    return { taken, wrong, offByOne };
+  }
+
+  it('every file that lies wholly in a chunk comes with the SHA-256 of exactly its bytes', async () => {
+    const r = await takeAll('all');
+    expect(r.wrong).toEqual([]);
+    expect(r.offByOne).toBe(0);
+    // All but the few files cut by a slot boundary.
+    expect(r.taken).toBeGreaterThan(2999 - Math.ceil(tar.length / 2 ** 20) - 1);
+  });
+
+  it('SAFEBAK_DECODE_HASH=none: nothing is hashed ahead', async () => {
+    expect(await takeAll('none')).toEqual({ taken: 0, wrong: [], offByOne: 0 });
   });
 });
