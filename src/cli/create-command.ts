@@ -2,14 +2,12 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { createArchive } from '../create/create-archive.js';
 import type { CreateResult } from '../create/create-archive.js';
 import { defaultConfig, defaultJobConfig, loadConfigFile, splitConfig, validateConfig } from '../config/config.js';
 import type { Config, JobConfig } from '../config/config.js';
 import { acquireLock } from '../nightly/lock.js';
 import type { DirectoryLock } from '../nightly/lock.js';
 import { expandTemplate } from '../nightly/output-name.js';
-import { pruneArchives } from '../nightly/prune.js';
 import type { PruneResult } from '../nightly/prune.js';
 import { buildReport, writeReport } from '../nightly/report.js';
 import { ExitStatus, SafebakError } from '../errors.js';
@@ -17,7 +15,6 @@ import { count, formatBytes, formatSeconds } from './format.js';
 import { collect, integerIn, printJson, say } from './context.js';
 import type { CommandResult } from './context.js';
 import { interruptSignal } from './interrupt.js';
-import { createCliLogger, reopenLogFile } from './logger.js';
 import { printPruneResult } from './prune-command.js';
 import { ProgressLine } from './progress.js';
 
@@ -90,6 +87,12 @@ async function runCreate(paths: string[], opts: Record<string, unknown>, cmd: Co
   if (settings.compress !== 'auto' && nameSays !== null && nameSays !== settings.compress) {
     throw new SafebakError('SAFEBAK_USAGE', `--compress ${settings.compress} conflicts with the output name ${output} (which means ${nameSays})`);
   }
+  // The pipeline, pino and retention load only for a create: other commands start faster without them.
+  const [{ createArchive }, { createCliLogger, reopenLogFile }, { pruneArchives }] = await Promise.all([
+    import('../create/create-archive.js'),
+    import('./logger.js'),
+    import('../nightly/prune.js'),
+  ]);
   const logger = createCliLogger({ logFile: settings.logFile, logLevel: settings.logLevel, levelGiven: cmd.getOptionValueSource('logLevel') === 'cli' });
   const interrupt = interruptSignal();
   // SIGHUP: logrotate's "reopen your log"; without a log file, the session that started us went away.

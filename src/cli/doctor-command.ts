@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { diagnose } from '../doctor/diagnose.js';
 import { printJson, say } from './context.js';
 import type { CommandResult } from './context.js';
 
@@ -12,6 +11,7 @@ export function doctorCommand(run: (result: Promise<CommandResult>) => void): Co
 }
 
 async function runDoctor(target: string, opts: Record<string, unknown>): Promise<CommandResult> {
+  const { diagnose } = await import('../doctor/diagnose.js');
   const d = await diagnose(target);
   if (opts.json === true) {
     printJson(d);

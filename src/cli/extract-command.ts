@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { extractArchive } from '../extract/extract-archive.js';
 import type { ExtractResult } from '../extract/extract-archive.js';
 import { count, formatBytes, formatSeconds } from './format.js';
 import { integerIn, printJson, say } from './context.js';
@@ -24,6 +23,7 @@ async function runExtract(archive: string, paths: string[], opts: Record<string,
   const interrupt = interruptSignal();
   const progress = new ProgressLine();
   try {
+    const { extractArchive } = await import('../extract/extract-archive.js');
     const result = await extractArchive(archive === '-' ? process.stdin : archive, {
       cwd: opts.directory as string,
       paths: paths.length > 0 ? paths : undefined,

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { listArchive } from '../list/list-archive.js';
 import type { ListedEntry } from '../list/list-archive.js';
 import { formatMode, formatTime } from './format.js';
 import { printJson } from './context.js';
@@ -20,6 +19,7 @@ async function runList(archive: string, opts: Record<string, unknown>): Promise<
   const json = opts.json === true;
   const long = opts.long === true;
   try {
+    const { listArchive } = await import('../list/list-archive.js');
     // Lines stream out as entries are read; JSON waits for the manifest to annotate them.
     const result = await listArchive(archive === '-' ? process.stdin : archive, {
       signal: interrupt.signal,

@@ -4,7 +4,6 @@ import { loadConfigFile } from '../config/config.js';
 import { SafebakError } from '../errors.js';
 import { acquireLock } from '../nightly/lock.js';
 import { DEFAULT_TEMPLATE, templateDirectory, templateProblem } from '../nightly/output-name.js';
-import { pruneArchives } from '../nightly/prune.js';
 import type { PruneResult } from '../nightly/prune.js';
 import { integerIn, printJson, say } from './context.js';
 import type { CommandResult } from './context.js';
@@ -40,6 +39,7 @@ async function runPrune(dir: string | undefined, opts: Record<string, unknown>):
   process.on('exit', exitGuard);
   try {
     if (lock?.tookOverFrom) say(`warning: took over a stale lock of pid ${lock.tookOverFrom.pid} (since ${lock.tookOverFrom.since})`);
+    const { pruneArchives } = await import('../nightly/prune.js');
     const result = await pruneArchives(directory, {
       template,
       keepLast: pick('keepLast', 'keepLast'),

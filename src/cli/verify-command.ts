@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { verifyArchive } from '../verify/verify-archive.js';
 import type { VerifyResult } from '../verify/verify-archive.js';
 import { ExitStatus } from '../errors.js';
 import { count, formatBytes } from './format.js';
@@ -22,6 +21,7 @@ async function runVerify(archive: string, opts: Record<string, unknown>): Promis
   const interrupt = interruptSignal();
   const progress = new ProgressLine();
   try {
+    const { verifyArchive } = await import('../verify/verify-archive.js');
     const result = await verifyArchive(archive === '-' ? process.stdin : archive, {
       against: typeof opts.against === 'string' ? opts.against : undefined,
       requireManifest: opts.requireManifest === true,
