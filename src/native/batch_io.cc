@@ -9,8 +9,9 @@
 //   readSmallFiles(paths, names, maxBytes, options)
 //                  → for each path: open (O_NOFOLLOW|O_NONBLOCK), fstat, an
 //                    optional read lease, read whole, fstat again, the lease
-//                    re-checked and dropped, an optional content re-read,
-//                    close, SHA-256 of the bytes read, lstat the path again;
+//                    re-checked, an optional content re-read (the lease
+//                    dropped first), close, SHA-256 of the bytes read, lstat
+//                    the path again;
 //                    each file read comes back as a finished tar entry under
 //                    its name (header, data, padding), all in one buffer. The
 //                    caller judges the stability from the two stats and the flags.
@@ -429,7 +430,6 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
       // A break leaves the lease being downgraded or gone: either way, a writer came.
       int now = fcntl(fd, F_GETLEASE);
       if (now != F_RDLCK) f.lease = kLeaseBroken;
-      fcntl(fd, F_SETLEASE, F_UNLCK);
     }
     bool moved = f.err == 0 && (f.before.st_size != f.after.st_size || f.before.st_mtim.tv_sec != f.after.st_mtim.tv_sec ||
                                 f.before.st_mtim.tv_nsec != f.after.st_mtim.tv_nsec || f.before.st_ctim.tv_sec != f.after.st_ctim.tv_sec ||
@@ -437,11 +437,14 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
     if (f.err == 0 && !moved && f.lease != kLeaseBroken && (paranoid_ || f.lease != kLeaseHeld || Recent(f.after))) {
       // Only a second read sees a store to an already-dirty mmap'd page or a write inside one timestamp
       // tick: it is made for a file that was recently modified, hot, or not watched by a lease.
+      // A writer that comes meanwhile need not wait for it: the lease goes first.
+      if (f.lease == kLeaseHeld) fcntl(fd, F_SETLEASE, F_UNLCK);
       if (again_.size() < want) again_.resize(want);
       ssize_t n = ReadFull(fd, again_.data(), want, want - 1);
       f.recheck = n == static_cast<ssize_t>(f.length) && memcmp(again_.data(), data, f.length) == 0 ? kRecheckSame : kRecheckDiffers;
       fstat(fd, &f.after);
     }
+    // Closing drops a lease still held (it belongs to this open file description): no F_UNLCK of its own.
     close(fd);
     // Hashed here, on the pool thread, over the very bytes of the entry: small
     // files' hashing then runs beside the main thread instead of on it.
