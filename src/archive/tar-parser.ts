@@ -37,6 +37,8 @@ const typeByFlag: Record<string, EntryType> = {
   '6': 'fifo',
 };
 
+const NO_PAX: Record<string, string> = Object.freeze({});
+
 type State = 'header' | 'data' | 'meta' | 'padding' | 'end';
 
 interface PendingMeta {
@@ -67,6 +69,7 @@ export class TarParser {
   #metaSize = 0;
   #pending: PendingMeta | null = null;
   #globalPax: Record<string, string> = {};
+  #globalPaxKeys = 0;
   #zeroBlocks = 0;
   #entries = 0;
   #trailingGarbage = false;
@@ -92,16 +95,29 @@ export class TarParser {
 
   push(chunk: Buffer): void {
     let pos = 0;
+    /** The chunk as words, for header checksums read in place (undefined until needed, null when unaligned). */
+    let words: Uint32Array | null | undefined;
     while (pos < chunk.length) {
       switch (this.#state) {
         case 'header': {
+          // A whole block at a word boundary (the stream's chunks may start anywhere in a block).
+          if (this.#headerFill === 0 && pos + BLOCK <= chunk.length && (pos & 3) === 0) {
+            words ??= chunk.byteOffset % 4 === 0 ? new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >>> 2) : null;
+            if (words !== null) {
+              // Read in place: a copy per header block cost more than all of its checks.
+              this.#onHeaderBlock(chunk, pos, words);
+              this.#offset += BLOCK;
+              pos += BLOCK;
+              break;
+            }
+          }
           const take = Math.min(BLOCK - this.#headerFill, chunk.length - pos);
           chunk.copy(this.#header, this.#headerFill, pos, pos + take);
           this.#headerFill += take;
           pos += take;
           if (this.#headerFill === BLOCK) {
             this.#headerFill = 0;
-            this.#onHeaderBlock();
+            this.#onHeaderBlock(this.#header, 0, this.#headerWords);
             this.#offset += BLOCK;
           }
           break;
@@ -117,11 +133,13 @@ export class TarParser {
         }
         case 'meta': {
           const take = Math.min(this.#remaining, chunk.length - pos);
-          this.#metaChunks.push(Buffer.from(chunk.subarray(pos, pos + take)));
+          // A body wholly in this chunk is read where it is; one cut by the chunk's end is gathered.
+          const whole = this.#metaChunks.length === 0 && take === this.#remaining ? chunk.subarray(pos, pos + take) : null;
+          if (whole === null) this.#metaChunks.push(Buffer.from(chunk.subarray(pos, pos + take)));
           this.#remaining -= take;
           this.#offset += take;
           pos += take;
-          if (this.#remaining === 0) this.#finishMeta();
+          if (this.#remaining === 0) this.#finishMeta(whole ?? Buffer.concat(this.#metaChunks, this.#metaSize));
           break;
         }
         case 'padding': {
@@ -166,24 +184,24 @@ export class TarParser {
     throw new SafebakError('SAFEBAK_ARCHIVE_CORRUPT', `damaged tar header at byte ${this.#offset}: ${message}`);
   }
 
-  #onHeaderBlock(): void {
-    const h = this.#header;
-    if (isZeroBlock(h)) {
+  /** Reads the header block at `h[at, at + 512)`, which `words` also holds from word at / 4. */
+  #onHeaderBlock(h: Buffer, at: number, words: Uint32Array): void {
+    if (isZero(h, at, at + BLOCK)) {
       if (this.#pending !== null) this.#corrupt('end-of-archive marker right after an extended header');
       this.#zeroBlocks++;
       if (this.#zeroBlocks === 2) this.#state = 'end';
       return;
     }
     if (this.#zeroBlocks > 0) this.#corrupt('a lone zero block inside the archive');
-    checkChecksum(h, this.#headerWords, (m) => this.#corrupt(m));
-    const magic = h.toString('latin1', 257, 263);
-    const version = h.toString('latin1', 263, 265);
-    const isUstar = magic === 'ustar\0' && version === '00';
-    const isGnu = magic === 'ustar ' && version === ' \0';
-    if (!isUstar && !isGnu && !isZero(h, 257, 265)) this.#corrupt('unknown header format');
+    checkChecksum(h, at, words, (m) => this.#corrupt(m));
+    // "ustar\0" "00" (POSIX) or "ustar " " \0" (GNU), or nothing (v7).
+    const ustar = h[at + 257] === 0x75 && h[at + 258] === 0x73 && h[at + 259] === 0x74 && h[at + 260] === 0x61 && h[at + 261] === 0x72;
+    const isUstar = ustar && h[at + 262] === 0 && h[at + 263] === 0x30 && h[at + 264] === 0x30;
+    const isGnu = ustar && h[at + 262] === 0x20 && h[at + 263] === 0x20 && h[at + 264] === 0;
+    if (!isUstar && !isGnu && !isZero(h, at + 257, at + 265)) this.#corrupt('unknown header format');
 
-    const flag = String.fromCharCode(h[156]!);
-    const size = readNumber(h, 124, 12, 'size', (m) => this.#corrupt(m));
+    const flag = String.fromCharCode(h[at + 156]!);
+    const size = readNumber(h, at + 124, 12, 'size', (m) => this.#corrupt(m));
     const startOffset = this.#pending?.offset ?? this.#offset;
 
     if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
@@ -194,22 +212,23 @@ export class TarParser {
       this.#metaSize = size;
       this.#remaining = size;
       this.#padding = padded(size) - size;
-      if (size === 0) this.#finishMeta();
+      if (size === 0) this.#finishMeta(Buffer.alloc(0));
       else this.#state = 'meta';
       return;
     }
 
     const pending = this.#pending;
     this.#pending = null;
-    const pax = { ...this.#globalPax, ...(pending?.pax ?? {}) };
-    let name = readString(h, 0, 100);
+    // Global records are rare: most entries take their own records, or none, as they are.
+    const pax = this.#globalPaxKeys === 0 ? (pending?.pax ?? NO_PAX) : { ...this.#globalPax, ...(pending?.pax ?? {}) };
+    let name = readString(h, at, 100);
     if (isUstar) {
-      const prefix = readString(h, 345, 155);
+      const prefix = readString(h, at + 345, 155);
       if (prefix !== '') name = `${prefix}/${name}`;
     }
     if (pending?.longName !== undefined) name = pending.longName;
     if (pax.path !== undefined) name = pax.path;
-    let linkTarget: string | undefined = readString(h, 157, 100) || undefined;
+    let linkTarget: string | undefined = readString(h, at + 157, 100) || undefined;
     if (pending?.longLink !== undefined) linkTarget = pending.longLink;
     if (pax.linkpath !== undefined) linkTarget = pax.linkpath;
 
@@ -224,18 +243,18 @@ export class TarParser {
       type,
       typeflag: flag,
       size: pax.size !== undefined ? parsePaxInteger(pax.size, 'size', corrupt) : size,
-      mode: readNumber(h, 100, 8, 'mode', corrupt) & 0o7777,
-      uid: pax.uid !== undefined ? parsePaxInteger(pax.uid, 'uid', corrupt) : readNumber(h, 108, 8, 'uid', corrupt),
-      gid: pax.gid !== undefined ? parsePaxInteger(pax.gid, 'gid', corrupt) : readNumber(h, 116, 8, 'gid', corrupt),
+      mode: readNumber(h, at + 100, 8, 'mode', corrupt) & 0o7777,
+      uid: pax.uid !== undefined ? parsePaxInteger(pax.uid, 'uid', corrupt) : readNumber(h, at + 108, 8, 'uid', corrupt),
+      gid: pax.gid !== undefined ? parsePaxInteger(pax.gid, 'gid', corrupt) : readNumber(h, at + 116, 8, 'gid', corrupt),
       mtimeSec: 0,
       mtimeNsec: 0,
       linkTarget,
-      devmajor: readNumber(h, 329, 8, 'devmajor', corrupt),
-      devminor: readNumber(h, 337, 8, 'devminor', corrupt),
+      devmajor: readNumber(h, at + 329, 8, 'devmajor', corrupt),
+      devminor: readNumber(h, at + 337, 8, 'devminor', corrupt),
       offset: startOffset,
     };
     if (pax.mtime !== undefined) [entry.mtimeSec, entry.mtimeNsec] = parsePaxTime(pax.mtime, corrupt);
-    else entry.mtimeSec = readNumber(h, 136, 12, 'mtime', corrupt);
+    else entry.mtimeSec = readNumber(h, at + 136, 12, 'mtime', corrupt);
     if (name === '') this.#corrupt('entry with an empty name');
     if (name.includes('\0')) this.#corrupt('entry name contains a NUL byte');
 
@@ -255,12 +274,14 @@ export class TarParser {
     this.#state = this.#padding > 0 ? 'padding' : 'header';
   }
 
-  #finishMeta(): void {
-    const body = Buffer.concat(this.#metaChunks, this.#metaSize);
+  #finishMeta(body: Buffer): void {
     this.#metaChunks = [];
     const corrupt = (m: string): never => this.#corrupt(m);
     if (this.#metaKind === 'x') Object.assign(this.#pending!.pax, parsePax(body, corrupt));
-    else if (this.#metaKind === 'g') Object.assign(this.#globalPax, parsePax(body, corrupt));
+    else if (this.#metaKind === 'g') {
+      Object.assign(this.#globalPax, parsePax(body, corrupt));
+      this.#globalPaxKeys = Object.keys(this.#globalPax).length;
+    }
     else if (this.#metaKind === 'L') this.#pending!.longName = readString(body, 0, body.length);
     else this.#pending!.longLink = readString(body, 0, body.length);
     this.#state = this.#padding > 0 ? 'padding' : 'header';
@@ -272,10 +293,6 @@ function isZero(buf: Buffer, from: number, to: number): boolean {
   return true;
 }
 
-function isZeroBlock(buf: Buffer): boolean {
-  return isZero(buf, 0, BLOCK);
-}
-
 /**
  * The checksum field counts as eight spaces. Old tars summed signed bytes:
  * that sum is the unsigned one less 256 for every byte above 127. This runs
@@ -283,24 +300,25 @@ function isZeroBlock(buf: Buffer): boolean {
  * per 16-bit lane (126 words of at most 2 × 255 fit a lane), and the top
  * bit of every byte per 8-bit lane.
  */
-function checkChecksum(h: Buffer, words: Uint32Array, corrupt: (m: string) => never): void {
+function checkChecksum(h: Buffer, at: number, words: Uint32Array, corrupt: (m: string) => never): void {
   let even = 0;
   let odd = 0;
   let high = 0;
+  const base = at >>> 2;
   for (let i = 0; i < BLOCK / 4; i++) {
     // Words 37 and 38 are bytes 148-155, the checksum field itself.
     if (i === 37) {
       i = 38;
       continue;
     }
-    const w = words[i]!;
+    const w = words[base + i]!;
     even += w & 0x00ff00ff;
     odd += (w >>> 8) & 0x00ff00ff;
     high += (w >>> 7) & 0x01010101;
   }
   const unsigned = (even & 0xffff) + (even >>> 16) + (odd & 0xffff) + (odd >>> 16) + 8 * 0x20;
   const highBytes = (high & 0xff) + ((high >>> 8) & 0xff) + ((high >>> 16) & 0xff) + (high >>> 24);
-  const stored = readNumber(h, 148, 8, 'checksum', corrupt);
+  const stored = readNumber(h, at + 148, 8, 'checksum', corrupt);
   if (stored !== unsigned && stored !== unsigned - 256 * highBytes) corrupt('header checksum mismatch');
 }
 
@@ -351,11 +369,16 @@ function parsePax(body: Buffer, corrupt: (m: string) => never): Record<string, s
       if (isZero(body, pos, body.length)) break;
       corrupt('malformed pax record');
     }
-    const space = body.indexOf(0x20, pos);
-    if (space === -1 || space - pos > 12) corrupt('malformed pax record length');
-    const lenText = body.toString('latin1', pos, space);
-    if (!/^[1-9][0-9]*$/.test(lenText)) corrupt(`malformed pax record length "${lenText}"`);
-    const len = Number(lenText);
+    // The length's digits, read as bytes: no string or regular expression per record.
+    let space = pos;
+    let len = 0;
+    while (space < body.length && space - pos <= 12 && body[space]! >= 0x30 && body[space]! <= 0x39) len = len * 10 + (body[space++]! - 0x30);
+    if (space === pos || space === body.length || body[space] !== 0x20 || space - pos > 12) {
+      const end = body.indexOf(0x20, pos);
+      if (end === -1 || end - pos > 12) corrupt('malformed pax record length');
+      corrupt(`malformed pax record length "${body.toString('latin1', pos, end)}"`);
+    }
+    if (body[pos] === 0x30) corrupt(`malformed pax record length "${body.toString('latin1', pos, space)}"`);
     if (pos + len > body.length || len < space - pos + 4) corrupt(`pax record length ${len} is out of bounds`);
     if (body[pos + len - 1] !== 0x0a) corrupt('pax record does not end with a newline');
     const record = body.toString('utf8', space + 1, pos + len - 1);
@@ -376,10 +399,26 @@ function parsePaxInteger(text: string, field: string, corrupt: (m: string) => ne
 
 /** Parses a pax time "[-]sec[.frac]" into floored seconds and nanoseconds. */
 export function parsePaxTime(text: string, corrupt: (m: string) => never): [number, number] {
-  const m = /^(-?)([0-9]{1,15})(?:\.([0-9]{1,30}))?$/.exec(text);
-  if (!m) corrupt(`malformed pax mtime "${text.slice(0, 40)}"`);
-  const sec = Number(m[2]);
-  const nsec = Number((m[3] ?? '').slice(0, 9).padEnd(9, '0'));
-  if (m[1] === '-') return nsec === 0 ? [-sec, 0] : [-sec - 1, 1_000_000_000 - nsec];
+  // [-]1-15 digits[.1-30 digits], read a character at a time: this runs for every entry with nanoseconds.
+  const negative = text.charCodeAt(0) === 0x2d;
+  let i = negative ? 1 : 0;
+  let sec = 0;
+  const secStart = i;
+  for (; i < text.length && isDigit(text.charCodeAt(i)); i++) sec = sec * 10 + (text.charCodeAt(i) - 0x30);
+  const secDigits = i - secStart;
+  let nsec = 0;
+  let fracDigits = -1;
+  if (i < text.length && text.charCodeAt(i) === 0x2e) {
+    const fracStart = ++i;
+    for (; i < text.length && isDigit(text.charCodeAt(i)); i++) if (i - fracStart < 9) nsec = nsec * 10 + (text.charCodeAt(i) - 0x30);
+    fracDigits = i - fracStart;
+    for (let d = Math.min(fracDigits, 9); d < 9; d++) nsec *= 10;
+  }
+  if (i !== text.length || secDigits < 1 || secDigits > 15 || fracDigits === 0 || fracDigits > 30) corrupt(`malformed pax mtime "${text.slice(0, 40)}"`);
+  if (negative) return nsec === 0 ? [-sec, 0] : [-sec - 1, 1_000_000_000 - nsec];
   return [sec, nsec];
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
 }

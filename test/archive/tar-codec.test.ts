@@ -8,8 +8,12 @@ import { TarParser } from '../../src/archive/tar-parser.js';
 import type { ParsedEntry } from '../../src/archive/tar-parser.js';
 import { makeTempDir, removeDir } from '../helpers/tmp-dir.js';
 
-/** Parses a whole tar stream, fed in chunks of `chunk` bytes. */
-function parseAll(bytes: Buffer, chunk = bytes.length): { entries: ParsedEntry[]; data: Buffer[] } {
+/**
+ * Parses a whole tar stream, fed in chunks of `chunk` bytes; `copied`: each
+ * chunk in a buffer of its own, as a reader hands them out (so that where a
+ * block starts in memory does not follow where it starts in the stream).
+ */
+function parseAll(bytes: Buffer, chunk = bytes.length, copied = false): { entries: ParsedEntry[]; data: Buffer[] } {
   const entries: ParsedEntry[] = [];
   const data: Buffer[] = [];
   let parts: Buffer[] = [];
@@ -21,7 +25,7 @@ function parseAll(bytes: Buffer, chunk = bytes.length): { entries: ParsedEntry[]
     data: (c) => parts.push(Buffer.from(c)),
     entryEnd: () => data.push(Buffer.concat(parts)),
   });
-  for (let i = 0; i < bytes.length; i += chunk) parser.push(bytes.subarray(i, i + chunk));
+  for (let i = 0; i < bytes.length; i += chunk) parser.push(copied ? Buffer.from(bytes.subarray(i, i + chunk)) : bytes.subarray(i, i + chunk));
   parser.end();
   return { entries, data };
 }
@@ -236,11 +240,19 @@ describe('the parser fed one byte at a time gives the same result', () => {
     }
     const bytes = tarOf(items);
     const whole = parseAll(bytes);
-    for (const chunk of [1, 7, 511, 512, 513]) {
-      const chunked = parseAll(bytes, chunk);
-      expect(chunked.entries).toEqual(whole.entries);
-      expect(chunked.data).toEqual(whole.data);
+    // 1026 and 4097 put whole header blocks at every offset modulo 4 inside a chunk, read in place or not.
+    for (const chunk of [1, 7, 511, 512, 513, 1026, 4097]) {
+      for (const copied of [false, true]) {
+        const chunked = parseAll(bytes, chunk, copied);
+        expect(chunked.entries).toEqual(whole.entries);
+        expect(chunked.data).toEqual(whole.data);
+      }
     }
+    // The same bytes in memory that does not start on a word.
+    const shifted = Buffer.alloc(bytes.length + 1).subarray(1);
+    bytes.copy(shifted);
+    expect(parseAll(shifted)).toEqual(whole);
+    expect(parseAll(shifted, 1026)).toEqual(whole);
     expect(whole.data.map((d) => d.length)).toEqual([0, 1, 511, 512, 513, 1023, 1024, 1025, 3000, 10, 100, 7]);
   });
 
