@@ -34,6 +34,12 @@ export interface ArchiveOutput {
    * stream and compressor, false where a host's stream may still hold it.
    */
   releasesOnCallback: boolean;
+  /**
+   * Copies small pieces into the destination past `stream`'s queue, where
+   * that keeps their order (ArchiveFileWriter.copyIn): false when it cannot
+   * now. Null where everything must go through `stream`.
+   */
+  copyIn: ((buf: Buffer, start: number, end: number) => boolean) | null;
   /** The file being written under a temporary name, or null for a stream. */
   tempPath: string | null;
   finish(): Promise<void>;
@@ -98,6 +104,8 @@ export async function openFileOutput(finalPath: string, options: OutputOptions):
   return {
     stream: file,
     releasesOnCallback: true,
+    // Compressed, every byte must pass the encoder: the stream's way.
+    copyIn: options.compression === 'none' ? (buf, start, end) => file.copyIn(buf, start, end) : null,
     tempPath,
     raw: options.compression === 'none' ? { fd, kind: 'file', drained: () => file.flushed() } : null,
     rawReason: options.compression === 'none' ? '' : COMPRESSED,
@@ -149,6 +157,7 @@ export function openStreamOutput(dest: Writable, options: OutputOptions): Archiv
     stream: head,
     // A host's stream (or the PassThrough in front of it) may hold a chunk after its callback; zstd consumes it at once.
     releasesOnCallback: options.compression === 'zstd',
+    copyIn: null,
     tempPath: null,
     raw: target.fd === null ? null : { fd: target.fd, kind: 'pipe', drained: () => drainedChain([head, dest]) },
     rawReason: target.reason,

@@ -23,15 +23,19 @@ export class TarWriter {
   #stage = this.#stages.take();
   #staged = 0;
   #entryData = 0;
+  #copyIn: ((buf: Buffer, start: number, end: number) => boolean) | null;
 
   /**
    * `releasesOnCallback`: whether `out` is done with a chunk's memory once
    * its write callback ran (a file stream, a compressor that consumes its
    * input at once; not a PassThrough, which still holds it then).
+   * `copyIn`: copies bytes into the destination past `out`'s queue where
+   * that keeps their order, else returns false (ArchiveOutput.copyIn).
    */
-  constructor(out: Writable, releasesOnCallback = false) {
+  constructor(out: Writable, releasesOnCallback = false, copyIn: ((buf: Buffer, start: number, end: number) => boolean) | null = null) {
     this.#out = out;
     this.#releasesOnCallback = releasesOnCallback;
+    this.#copyIn = copyIn;
   }
 
   /** Bytes of tar stream written so far: the offset the next entry will have. */
@@ -91,9 +95,19 @@ export class TarWriter {
    */
   stageEncoded(buf: Buffer, start: number, end: number): number {
     const length = end - start;
+    const at = this.#offset;
+    // Straight into the destination's own buffers, what is staged first: one copy instead of two.
+    const copyIn = this.#copyIn;
+    if (copyIn !== null && (this.#staged === 0 || copyIn(this.#stage, 0, this.#staged))) {
+      this.#staged = 0;
+      if (copyIn(buf, start, end)) {
+        this.#entryData = 0;
+        this.#offset += length;
+        return at;
+      }
+    }
     // Strictly less: a full stage must be flushed, which is asynchronous.
     if (length >= STAGE_BYTES - this.#staged) return -1;
-    const at = this.#offset;
     this.#entryData = 0;
     buf.copy(this.#stage, this.#staged, start, end);
     this.#staged += length;

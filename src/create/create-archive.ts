@@ -284,7 +284,7 @@ class CreateJob {
   constructor(options: CreateOptions, settings: CreateSettings, output: ArchiveOutput, selfKey: string | null, log: Logger | undefined) {
     this.#options = options;
     this.#settings = settings;
-    this.#writer = new TarWriter(output.stream, output.releasesOnCallback);
+    this.#writer = new TarWriter(output.stream, output.releasesOnCallback, output.copyIn);
     this.#output = output;
     const native = loadNative();
     this.#nativeMissing = native.addon === null ? native.reason : null;

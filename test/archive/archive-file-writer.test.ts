@@ -126,6 +126,51 @@ describe('ArchiveFileWriter', () => {
     }
   });
 
+  it('copyIn puts pieces in the stages in stream order, and declines whenever that order would break', async () => {
+    const parts = chunks(17, 12 * 1024 * 1024 + 321);
+    const file = path.join(dir, 'copy-in.tar');
+    const fd = fs.openSync(file, 'wx');
+    try {
+      const writer = new ArchiveFileWriter(fd, file);
+      // A 5 MiB write fills all four stages and waits for a free one: a piece copied in now would overtake it (declined).
+      const big = chunks(19, 5 * 1024 * 1024);
+      const sent: Buffer[] = [...big];
+      for (const b of big) writer.write(b);
+      expect(writer.writableLength).toBeGreaterThan(0);
+      expect(writer.copyIn(parts[0]!, 0, parts[0]!.length)).toBe(false);
+      let copied = 0;
+      let declined = 0;
+      for (const [i, part] of parts.entries()) {
+        sent.push(part);
+        if (i % 3 !== 0 && writer.copyIn(part, 0, part.length)) copied++;
+        else {
+          if (i % 3 !== 0) declined++;
+          if (!writer.write(part)) await new Promise((resolve) => writer.once('drain', resolve));
+        }
+      }
+      expect(copied).toBeGreaterThan(0);
+      expect(declined).toBeGreaterThan(0);
+      // After flushed() the offset is the file's business (a raw writer may append): declined until the next write.
+      await writer.flushed();
+      expect(writer.copyIn(Buffer.from('x'), 0, 1)).toBe(false);
+      await ended(writer);
+      expect(writer.copyIn(Buffer.from('x'), 0, 1)).toBe(false);
+      expect(fs.readFileSync(file).equals(Buffer.concat(sent))).toBe(true);
+    } finally {
+      fs.closeSync(fd);
+    }
+    // With an encoder every byte must pass it.
+    const zfile = path.join(dir, 'copy-in.tar.zst');
+    const zfd = fs.openSync(zfile, 'wx');
+    try {
+      const writer = new ArchiveFileWriter(zfd, zfile, zstdEncoder(3));
+      expect(writer.copyIn(Buffer.from('abc'), 0, 3)).toBe(false);
+      await ended(writer);
+    } finally {
+      fs.closeSync(zfd);
+    }
+  });
+
   it('writes everything buffered where O_DIRECT is refused (ramfs)', async (ctx) => {
     // tmpfs takes O_DIRECT since Linux 6.6; ramfs refuses it.
     const mnt = makeTempDir('ramfs');
