@@ -134,7 +134,7 @@ export async function createArchive(options: CreateOptions): Promise<CreateResul
       verification = { performed: false, reason: 'read-back verification was turned off (--no-verify)' };
     } else {
       const result = await readBack.finish();
-      log?.debug({ mode: readBack.mode }, 'read-back verification');
+      log?.debug({ mode: readBack.mode, why: readBack.afterReason ?? undefined }, 'read-back verification');
       job.checkReadBack(result);
       verification = { performed: true, result };
     }

@@ -33,13 +33,15 @@ export class ReadBack {
   #options: VerifyOptions;
   #follower: Follower | null;
   #writing: { value: boolean };
-  #ranAfter = false;
+  /** Why the read-back runs after the writing, once that is known. */
+  #afterReason: string | null;
 
-  private constructor(path: string, options: VerifyOptions, follower: Follower | null, writing: { value: boolean }) {
+  private constructor(path: string, options: VerifyOptions, follower: Follower | null, writing: { value: boolean }, afterReason: string | null) {
     this.#path = path;
     this.#options = options;
     this.#follower = follower;
     this.#writing = writing;
+    this.#afterReason = afterReason;
   }
 
   /** Starts following the temporary file at `path`, where that is possible. */
@@ -48,30 +50,31 @@ export class ReadBack {
     const writing = { value: true };
     const onProgress = options.onProgress;
     const gated: VerifyOptions = { ...options, onProgress: onProgress && ((p) => (writing.value ? undefined : onProgress(p))) };
-    let follower: Follower | null = null;
-    if (loadNative().addon === null) {
-      // Nothing can be read directly: the read-back runs after the writing.
-    } else if (existsSync(fileURLToPath(WORKER_SCRIPT))) {
-      follower = WorkerFollower.start(path, gated);
-    } else {
-      const followed = await FollowedFile.open(path);
-      if (typeof followed !== 'string') follower = new ThreadFollower(followed, gated);
-    }
-    return new ReadBack(path, options, follower, writing);
+    const native = loadNative();
+    if (native.addon === null) return new ReadBack(path, options, null, writing, `no native addon (${native.reason})`);
+    if (existsSync(fileURLToPath(WORKER_SCRIPT))) return new ReadBack(path, options, WorkerFollower.start(path, gated), writing, null);
+    const followed = await FollowedFile.open(path);
+    if (typeof followed === 'string') return new ReadBack(path, options, null, writing, followed);
+    return new ReadBack(path, options, new ThreadFollower(followed, gated), writing, null);
   }
 
   /** How the read-back ran (or runs): alongside the writing on a worker thread or on this one, or after it. */
   get mode(): ReadBackMode {
-    if (this.#follower === null || this.#ranAfter) return 'after';
+    if (this.#follower === null || this.#afterReason !== null) return 'after';
     return this.#follower.mode;
+  }
+
+  /** Why the read-back ran after the writing instead of alongside it (null when it did not, or before that is known). */
+  get afterReason(): string | null {
+    return this.#afterReason;
   }
 
   /** Call once the output is finished (complete, fsynced, its pages dropped): resolves with the verdict. */
   async finish(): Promise<VerifyResult> {
     this.#writing.value = false;
     const followed = this.#follower === null ? null : await this.#follower.finish();
-    if (followed !== null) return followed;
-    this.#ranAfter = true;
+    if (typeof followed !== 'string' && followed !== null) return followed;
+    if (typeof followed === 'string') this.#afterReason = followed;
     return verifyArchive(this.#path, this.#options);
   }
 
@@ -83,8 +86,8 @@ export class ReadBack {
 
 interface Follower {
   readonly mode: 'worker' | 'following';
-  /** The verdict, or null when the file could not be followed (then the read-back runs after the writing). */
-  finish(): Promise<VerifyResult | null>;
+  /** The verdict, or why the file could not be followed (then the read-back runs after the writing). */
+  finish(): Promise<VerifyResult | string>;
   cancel(): Promise<void>;
 }
 
@@ -120,20 +123,20 @@ class ThreadFollower implements Follower {
 class WorkerFollower implements Follower {
   readonly mode = 'worker';
   #worker: Worker;
-  #outcome: Promise<VerifyResult | null>;
+  #outcome: Promise<VerifyResult | string>;
 
-  private constructor(worker: Worker, outcome: Promise<VerifyResult | null>) {
+  private constructor(worker: Worker, outcome: Promise<VerifyResult | string>) {
     this.#worker = worker;
     this.#outcome = outcome;
   }
 
   static start(path: string, options: VerifyOptions): WorkerFollower {
     const worker = new Worker(WORKER_SCRIPT, { workerData: { path } });
-    const outcome = new Promise<VerifyResult | null>((resolve, reject) => {
+    const outcome = new Promise<VerifyResult | string>((resolve, reject) => {
       worker.on('message', (m: ReadBackMessage) => {
         if (m.type === 'progress') options.onProgress?.(m.progress);
         else if (m.type === 'result') resolve(m.result);
-        else if (m.type === 'unavailable') resolve(null);
+        else if (m.type === 'unavailable') resolve(m.reason);
         else reject(rebuildError(m));
       });
       worker.on('error', reject);
@@ -150,7 +153,7 @@ class WorkerFollower implements Follower {
     return new WorkerFollower(worker, outcome);
   }
 
-  finish(): Promise<VerifyResult | null> {
+  finish(): Promise<VerifyResult | string> {
     this.#worker.postMessage('end');
     return this.#outcome;
   }

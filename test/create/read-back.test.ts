@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -56,6 +57,13 @@ async function damageTemporary(dir: string, offset: number, stop: { done: boolea
   return null;
 }
 
+/** The debug line that says how the read-back ran, and why it ran after the writing if it did. */
+interface ReadBackLine {
+  msg: string;
+  mode?: string;
+  why?: string;
+}
+
 function memoryLogger(lines: string[]): Logger {
   return pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
 }
@@ -75,8 +83,10 @@ describe('read-back verification', () => {
     expect(r.status).toBe(3);
     expect(r.stderr).toContain('read-back verification failed');
     expect(fs.readdirSync(outDir)).toEqual([]);
-    const mode = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; mode?: string }).find((l) => l.msg === 'read-back verification')?.mode;
-    expect(mode).toBe(native ? 'worker' : 'after');
+    const logged = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ReadBackLine).find((l) => l.msg === 'read-back verification');
+    expect(logged?.mode).toBe(native ? 'worker' : 'after');
+    if (native) expect(logged?.why).toBeUndefined();
+    else expect(logged?.why).toMatch(/^no native addon/);
   });
 
   it(`the library refuses a damaged temporary file the same way (${native ? 'following on this thread' : 'after the writing'})`, async () => {
@@ -90,8 +100,41 @@ describe('read-back verification', () => {
     stop.done = true;
     expect(await damaged).not.toBeNull();
     expect(fs.readdirSync(outDir)).toEqual([]);
-    const mode = lines.map((l) => JSON.parse(l) as { msg: string; mode?: string }).find((l) => l.msg === 'read-back verification')?.mode;
-    expect(mode).toBe(native ? 'following' : 'after');
+    const logged = lines.map((l) => JSON.parse(l) as ReadBackLine).find((l) => l.msg === 'read-back verification');
+    expect(logged?.mode).toBe(native ? 'following' : 'after');
+    if (!native) expect(logged?.why).toMatch(/^no native addon/);
+  });
+
+  it('where the archive cannot be read directly (ramfs), it is read back after the writing, and the log says why', async (ctx) => {
+    if (!native) {
+      console.log('skipped: without the native addon nothing is read directly anywhere (the tests above cover it)');
+      ctx.skip();
+    }
+    const mnt = makeTempDir('read-back-ramfs');
+    try {
+      try {
+        execFileSync('mount', ['-t', 'ramfs', 'ramfs', mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
+      } catch (err) {
+        console.log(`skipped: cannot mount a ramfs: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
+        ctx.skip();
+      }
+      try {
+        const small = path.join(work, 'small-src');
+        fs.mkdirSync(path.join(small, 'd'), { recursive: true });
+        for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(small, 'd', `f${i}.txt`), `file ${i}\n`.repeat(1000));
+        const lines: string[] = [];
+        const result = await createArchive({ sources: ['d'], cwd: small, output: path.join(mnt, 'a.tar'), logger: memoryLogger(lines) });
+        expect(result.status).toBe(0);
+        const logged = lines.map((l) => JSON.parse(l) as ReadBackLine).find((l) => l.msg === 'read-back verification');
+        expect(logged?.mode).toBe('after');
+        expect(logged?.why).toMatch(/^cannot open it for direct reads: /);
+        expect((await verifyArchive(path.join(mnt, 'a.tar'))).status).toBe(0);
+      } finally {
+        execFileSync('umount', [mnt]);
+      }
+    } finally {
+      removeDir(mnt);
+    }
   });
 
   it('an undamaged run verifies every byte it wrote, and an independent verify agrees', async () => {
