@@ -9,6 +9,7 @@ import { CompressStream } from 'zstd-napi';
 import { ioError } from '../errors.js';
 import { fadvise, growPipe, loadNative } from '../native/native.js';
 import { ArchiveFileWriter } from './archive-file-writer.js';
+import type { CopyIn } from './tar-writer.js';
 import { fileWriteFailure, streamWriteFailure } from './write-failure.js';
 import { zstdEncoder, zstdParameters } from './zstd-encoder.js';
 
@@ -39,7 +40,7 @@ export interface ArchiveOutput {
    * that keeps their order (ArchiveFileWriter.copyIn): false when it cannot
    * now. Null where everything must go through `stream`.
    */
-  copyIn: ((buf: Buffer, start: number, end: number) => boolean) | null;
+  copyIn: CopyIn | null;
   /** The file being written under a temporary name, or null for a stream. */
   tempPath: string | null;
   finish(): Promise<void>;

@@ -3,6 +3,9 @@ import { BLOCK, encodeHeader, encodeHeaderInto, padded } from './tar-header.js';
 import type { TarHeader } from './tar-header.js';
 import { BufferPool } from '../buffer-pool.js';
 
+/** Copies `buf[start, end)` into the destination past its stream's queue where that keeps the order; false, copying nothing, where it cannot now. */
+export type CopyIn = (buf: Buffer, start: number, end: number) => boolean;
+
 /** Below this, data is copied into a staging buffer so that small files share writes. */
 const DIRECT_WRITE_MIN = 64 * 1024;
 const STAGE_BYTES = 256 * 1024;
@@ -23,7 +26,7 @@ export class TarWriter {
   #stage = this.#stages.take();
   #staged = 0;
   #entryData = 0;
-  #copyIn: ((buf: Buffer, start: number, end: number) => boolean) | null;
+  #copyIn: CopyIn | null;
 
   /**
    * `releasesOnCallback`: whether `out` is done with a chunk's memory once
@@ -32,7 +35,7 @@ export class TarWriter {
    * `copyIn`: copies bytes into the destination past `out`'s queue where
    * that keeps their order, else returns false (ArchiveOutput.copyIn).
    */
-  constructor(out: Writable, releasesOnCallback = false, copyIn: ((buf: Buffer, start: number, end: number) => boolean) | null = null) {
+  constructor(out: Writable, releasesOnCallback = false, copyIn: CopyIn | null = null) {
     this.#out = out;
     this.#releasesOnCallback = releasesOnCallback;
     this.#copyIn = copyIn;
