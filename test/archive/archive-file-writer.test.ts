@@ -6,6 +6,7 @@ import { ArchiveFileWriter } from '../../src/archive/archive-file-writer.js';
 import { zstdEncoder } from '../../src/archive/zstd-encoder.js';
 import type { StageEncoder } from '../../src/archive/zstd-encoder.js';
 import { loadNative, nativeConstants } from '../../src/native/native.js';
+import { withRamfs } from '../helpers/ramfs.js';
 import { makeTempDir, removeDir } from '../helpers/tmp-dir.js';
 
 /** Whether O_DIRECT opens in `dir`: where it does not, the writer must write everything buffered. */
@@ -172,28 +173,14 @@ describe('ArchiveFileWriter', () => {
   });
 
   it('writes everything buffered where O_DIRECT is refused (ramfs)', async (ctx) => {
-    // tmpfs takes O_DIRECT since Linux 6.6; ramfs refuses it.
-    const mnt = makeTempDir('ramfs');
-    try {
-      try {
-        execFileSync('mount', ['-t', 'ramfs', 'ramfs', mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
-      } catch (err) {
-        console.log(`skipped: cannot mount a ramfs: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
-        ctx.skip();
-      }
-      try {
-        expect(directOpens(mnt)).toBe(false);
-        const parts = chunks(17, 3 * 1024 * 1024 + 5);
-        const file = path.join(mnt, 'out.tar');
-        const writer = await writeFile(file, parts);
-        expect(fs.readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
-        expect(writer.directBytes).toBe(0);
-      } finally {
-        execFileSync('umount', [mnt]);
-      }
-    } finally {
-      removeDir(mnt);
-    }
+    await withRamfs(ctx, async (mnt) => {
+      expect(directOpens(mnt)).toBe(false);
+      const parts = chunks(17, 3 * 1024 * 1024 + 5);
+      const file = path.join(mnt, 'out.tar');
+      const writer = await writeFile(file, parts);
+      expect(fs.readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
+      expect(writer.directBytes).toBe(0);
+    });
   });
 
   it('fails with the write error (ENOSPC) and rejects flushed(), never hangs', async () => {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import type { Logger } from 'pino';
 import pino from 'pino';
 import { loadNative } from '../../src/native/native.js';
 import { runCli } from '../helpers/cli.js';
+import { withRamfs } from '../helpers/ramfs.js';
 import { makeTempDir, removeDir } from '../helpers/tmp-dir.js';
 
 /**
@@ -110,31 +110,18 @@ describe('read-back verification', () => {
       console.log('skipped: without the native addon nothing is read directly anywhere (the tests above cover it)');
       ctx.skip();
     }
-    const mnt = makeTempDir('read-back-ramfs');
-    try {
-      try {
-        execFileSync('mount', ['-t', 'ramfs', 'ramfs', mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
-      } catch (err) {
-        console.log(`skipped: cannot mount a ramfs: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
-        ctx.skip();
-      }
-      try {
-        const small = path.join(work, 'small-src');
-        fs.mkdirSync(path.join(small, 'd'), { recursive: true });
-        for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(small, 'd', `f${i}.txt`), `file ${i}\n`.repeat(1000));
-        const lines: string[] = [];
-        const result = await createArchive({ sources: ['d'], cwd: small, output: path.join(mnt, 'a.tar'), logger: memoryLogger(lines) });
-        expect(result.status).toBe(0);
-        const logged = lines.map((l) => JSON.parse(l) as ReadBackLine).find((l) => l.msg === 'read-back verification');
-        expect(logged?.mode).toBe('after');
-        expect(logged?.why).toMatch(/^cannot open it for direct reads: /);
-        expect((await verifyArchive(path.join(mnt, 'a.tar'))).status).toBe(0);
-      } finally {
-        execFileSync('umount', [mnt]);
-      }
-    } finally {
-      removeDir(mnt);
-    }
+    await withRamfs(ctx, async (mnt) => {
+      const small = path.join(work, 'small-src');
+      fs.mkdirSync(path.join(small, 'd'), { recursive: true });
+      for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(small, 'd', `f${i}.txt`), `file ${i}\n`.repeat(1000));
+      const lines: string[] = [];
+      const result = await createArchive({ sources: ['d'], cwd: small, output: path.join(mnt, 'a.tar'), logger: memoryLogger(lines) });
+      expect(result.status).toBe(0);
+      const logged = lines.map((l) => JSON.parse(l) as ReadBackLine).find((l) => l.msg === 'read-back verification');
+      expect(logged?.mode).toBe('after');
+      expect(logged?.why).toMatch(/^cannot open it for direct reads: /);
+      expect((await verifyArchive(path.join(mnt, 'a.tar'))).status).toBe(0);
+    });
   });
 
   it('an undamaged run verifies every byte it wrote, and an independent verify agrees', async () => {
