@@ -124,14 +124,14 @@ export interface SegmentLimits {
 
 export const DEFAULT_SEGMENT_LIMITS: SegmentLimits = { entries: 10_000, bytes: 256 * 1024 * 1024 };
 
+/** First size of a segment's buffer; it doubles as records arrive (10,000 records are about 3 MiB). */
+const SEGMENT_START_BYTES = 256 * 1024;
+
 /**
  * Collects the records of the segment being built. The archive writer asks
  * `due()` between files (never between the attempts of one file, so that a
  * retry and the attempt it replaces share a segment).
  */
-/** First size of a segment's buffer; it doubles as records arrive (10,000 records are about 3 MiB). */
-const SEGMENT_START_BYTES = 256 * 1024;
-
 export class ManifestBuilder {
   /**
    * The pending segment's bytes. Each record is encoded into it at once:
