@@ -85,16 +85,17 @@ export class ArchiveFileWriter extends Writable {
     const stage = this.#stage;
     if (stage === null || this.#encoder !== null || this.#failure !== null || this.#offset === null) return false;
     if (this.writableLength > 0 || this.writableEnded || this.destroyed) return false;
+    // Every stage after the first starts on the boundary: with this much room the fill never waits for one.
     if (end - start > this.#room(stage) + this.#spare.length * STAGE_BYTES) return false;
     let pos = start;
-    while (pos < end) {
-      // Every stage after the first starts on the boundary: the room counted above is there.
-      const current = this.#stage!;
-      const n = buf.copy(current.buf, current.length, pos, Math.min(end, pos + this.#room(current)));
-      current.length += n;
-      pos += n;
-      if (this.#room(current) === 0) this.#submit();
-    }
+    this.#fill(
+      (dst) => {
+        const n = buf.copy(dst, 0, pos, end);
+        pos += n;
+        return [n, pos === end];
+      },
+      () => {},
+    );
     return true;
   }
 
