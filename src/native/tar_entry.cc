@@ -108,7 +108,7 @@ std::string PaxTime(int64_t sec, int64_t nsec) {
 int64_t ClampSeconds(int64_t sec) { return sec < 0 ? 0 : sec > MAX_OCTAL_12 ? MAX_OCTAL_12 : sec; }
 
 void WriteOctal(char* block, size_t off, size_t len, int64_t value) {
-  // The octal digits, most significant first (what "%llo" prints).
+  // The octal digits (what "%llo" prints), least significant first.
   char reversed[24];
   size_t count = 0;
   uint64_t v = static_cast<uint64_t>(value);
@@ -116,16 +116,11 @@ void WriteOctal(char* block, size_t off, size_t len, int64_t value) {
     reversed[count++] = static_cast<char>('0' + (v & 7));
     v >>= 3;
   } while (v != 0);
-  char digits[24];
-  for (size_t i = 0; i < count; i++) digits[i] = reversed[count - 1 - i];
+  // padStart to the width, then at most `width` characters from the most significant, as the TS writer does.
   size_t width = len - 1;
-  // padStart to the width, then at most `width` characters, as the TS writer does.
-  if (count < width) {
-    memset(block + off, '0', width - count);
-    memcpy(block + off + width - count, digits, count);
-  } else {
-    memcpy(block + off, digits, width);
-  }
+  size_t pad = count < width ? width - count : 0;
+  memset(block + off, '0', pad);
+  for (size_t i = 0; pad + i < width; i++) block[off + pad + i] = reversed[count - 1 - i];
   block[off + len - 1] = 0;
 }
 
