@@ -431,9 +431,8 @@ class ReadSmallFilesWorker : public Napi::AsyncWorker {
       int now = fcntl(fd, F_GETLEASE);
       if (now != F_RDLCK) f.lease = kLeaseBroken;
     }
-    bool moved = f.err == 0 && (f.before.st_size != f.after.st_size || f.before.st_mtim.tv_sec != f.after.st_mtim.tv_sec ||
-                                f.before.st_mtim.tv_nsec != f.after.st_mtim.tv_nsec || f.before.st_ctim.tv_sec != f.after.st_ctim.tv_sec ||
-                                f.before.st_ctim.tv_nsec != f.after.st_ctim.tv_nsec || f.length != want - 1);
+    // Size, mtime or ctime moved between the two fstats (of one descriptor: inode and device cannot), or a short or long read.
+    bool moved = f.err == 0 && ((ChangedFields(f.before, f.after) & (2 | 4 | 8)) != 0 || f.length != want - 1);
     if (f.err == 0 && !moved && f.lease != kLeaseBroken && (paranoid_ || f.lease != kLeaseHeld || Recent(f.after))) {
       // Only a second read sees a store to an already-dirty mmap'd page or a write inside one timestamp
       // tick: it is made for a file that was recently modified, hot, or not watched by a lease.
