@@ -46,7 +46,7 @@ async function next(ring: DecodeRing): Promise<number> {
   }
 }
 
-describe('the producer\'s lead', () => {
+describe('how far ahead the producer may go', () => {
   it('is the whole ring until a ring of claims in a row has had to wait, then three slots', () => {
     const lead = new ProducerLead(SLOTS);
     expect(lead.limit).toBe(SLOTS);
