@@ -21,10 +21,11 @@ const LENGTHS = 5;
  * is read, and the consumer then reads it from memory rather than from the
  * producer's cache. Verify of the bench's 1 GiB of random files took
  * 0.96–1.08 s that way and 0.88–0.98 s three slots behind, almost all of
- * it SHA-256 (bench/README.md). Three, not two: the decoding thread hashes
- * ahead while two slots wait.
+ * it SHA-256 (bench/README.md); two slots measured the same.
  */
 const NEAR_LEAD = 3;
+/** How many recent waits, on either side, say which side is the slower one. */
+const PACE_MEMORY = 8;
 
 type WaitAsync = (array: Int32Array, index: number, value: number) => { async: boolean; value: Promise<unknown> | string };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
@@ -37,23 +38,24 @@ const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
  * waits at all. The producer blocks (Atomics.wait) when every slot is in
  * use, which bounds memory to slots × slotBytes.
  *
- * While the consumer is the slower side, the producer stays only a few
- * slots ahead of it instead of a whole ring (see NEAR_LEAD).
+ * The producer keeps track of which side is the slower one (RingPace):
+ * while it is the consumer, the producer stays only a few slots ahead of it,
+ * and may take work off it (`consumerBehind`).
  */
 export class DecodeRing {
   readonly shape: DecodeRingShape;
   #control: Int32Array;
   /** Producer side: slots published so far. */
   #produced = 0;
-  /** Producer side: how far ahead of the consumer it may go. */
-  #lead: ProducerLead;
+  /** Producer side: which side is the slower one, and so how far ahead the producer may go. */
+  #pace: RingPace;
   /** Consumer side: the next slot sequence number to read. */
   #next = 0;
 
   private constructor(shape: DecodeRingShape) {
     this.shape = shape;
     this.#control = new Int32Array(shape.control);
-    this.#lead = new ProducerLead(shape.slots);
+    this.#pace = new RingPace(shape.slots);
   }
 
   static create(slots: number, slotBytes: number): DecodeRing {
@@ -76,14 +78,14 @@ export class DecodeRing {
     for (;;) {
       if (Atomics.load(c, CLOSED) !== 0) return null;
       const consumed = Atomics.load(c, CONSUMED);
-      if (this.#produced - consumed < this.#lead.limit) break;
+      if (this.#produced - consumed < this.#pace.limit) break;
       waited = true;
       Atomics.store(c, PRODUCER_WAITS, 1);
       // Returns at once if the consumer moved since the load above; the timeout is only a safety net.
       Atomics.wait(c, CONSUMED, consumed, 1000);
       Atomics.store(c, PRODUCER_WAITS, 0);
     }
-    this.#lead.claimed(waited);
+    this.#pace.claimed(waited);
     return this.#slot(this.#produced);
   }
 
@@ -92,9 +94,9 @@ export class DecodeRing {
     return this.#produced % this.shape.slots;
   }
 
-  /** Producer: slots published and not yet handed back: how far the consumer is behind. */
-  backlog(): number {
-    return this.#produced - Atomics.load(this.#control, CONSUMED);
+  /** Producer: the consumer has lately been the slower side (see RingPace). */
+  get consumerBehind(): boolean {
+    return this.#pace.consumerBehind;
   }
 
   /** Producer: makes the claimed slot, filled with `length` bytes, visible to the consumer. */
@@ -103,7 +105,9 @@ export class DecodeRing {
     Atomics.store(c, LENGTHS + (this.#produced % this.shape.slots), length);
     this.#produced++;
     Atomics.store(c, PRODUCED, this.#produced);
-    if (Atomics.load(c, CONSUMER_WAITS) !== 0) Atomics.notify(c, PRODUCED);
+    const consumerWaited = Atomics.load(c, CONSUMER_WAITS) !== 0;
+    if (consumerWaited) Atomics.notify(c, PRODUCED);
+    this.#pace.published(consumerWaited);
   }
 
   /** Consumer: the next published slot's bytes, or null if the producer has not published it yet. */
@@ -149,16 +153,26 @@ export class DecodeRing {
 }
 
 /**
- * How many slots the producer may have published and not had back when it
- * claims the next. A ring of claims in a row that had to wait means the
- * consumer is the slower side: the limit drops to NEAR_LEAD, until a claim
- * finds room at once (the consumer caught up) and the whole ring is allowed
- * again, to absorb the consumer's bursts.
+ * Which side of the ring is the slower one, as the producer sees it: its
+ * claims that wait for room mean the consumer is; its publishes that find
+ * the consumer waiting for data mean the producer is.
+ *
+ * - `limit`: how many slots the producer may have published and not had
+ *   back when it claims the next. A ring of claims in a row that had to
+ *   wait drops it to NEAR_LEAD, until a claim finds room at once (the
+ *   consumer caught up) and the whole ring is allowed again, to absorb the
+ *   consumer's bursts.
+ * - `consumerBehind`: the last PACE_MEMORY waits, on either side, lean to
+ *   the producer's waits for room. Work the producer takes off the consumer
+ *   then shortens the slower side; taken off a consumer that is only
+ *   catching up after a burst, it would lengthen it.
  */
-export class ProducerLead {
+export class RingPace {
   readonly #slots: number;
   /** Claims in a row that found the ring at its limit. */
   #waitedInARow = 0;
+  /** Producer waits less consumer waits, lately (within ±PACE_MEMORY). */
+  #balance = 0;
 
   constructor(slots: number) {
     this.#slots = slots;
@@ -168,8 +182,18 @@ export class ProducerLead {
     return this.#waitedInARow >= this.#slots ? Math.min(NEAR_LEAD, this.#slots) : this.#slots;
   }
 
+  get consumerBehind(): boolean {
+    return this.#balance > 0;
+  }
+
   /** After each claim: whether it had to wait for room. */
   claimed(waited: boolean): void {
     this.#waitedInARow = waited ? this.#waitedInARow + 1 : 0;
+    if (waited) this.#balance = Math.min(this.#balance + 1, PACE_MEMORY);
+  }
+
+  /** After each publish: whether the consumer was waiting for it. */
+  published(consumerWaited: boolean): void {
+    if (consumerWaited) this.#balance = Math.max(this.#balance - 1, -PACE_MEMORY);
   }
 }

@@ -17,8 +17,7 @@ const SLOT_BYTES = 1024 * 1024;
 /**
  * 16 MiB: verify's main thread works in bursts (a manifest segment of
  * 10,000 records, a garbage collection) during which 4 slots filled in a few
- * milliseconds and the decoder stood idle; the backlog that builds up
- * instead is what it hashes files ahead from. Small-tree verify 1.50–1.55 s
+ * milliseconds and the decoder stood idle. Small-tree verify 1.50–1.55 s
  * with 4 slots, 1.37–1.44 s with 16, 1.46–1.47 s with 32 (bench/README.md).
  */
 const RING_SLOTS = 16;
@@ -47,8 +46,9 @@ export function useDecodeThread(size: number): boolean {
 
 /**
  * Whether the decoding thread hashes files ahead for a consumer that wants
- * their digests: while the consumer is behind. SAFEBAK_DECODE_HASH=none
- * never does (for comparison), =all for every file it can (for tests).
+ * their digests: while the consumer is the slower side.
+ * SAFEBAK_DECODE_HASH=none never does (for comparison), =all for every file
+ * it can (for tests).
  */
 function hashAheadMode(wanted: boolean): HashAhead {
   if (!wanted) return 'none';

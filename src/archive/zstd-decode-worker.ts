@@ -4,10 +4,10 @@
  * The main thread parses and hashes one slot while this thread decodes the
  * next: on two cores the two halves of verification run side by side.
  *
- * Where the consumer falls behind, this thread also hashes files ahead of it
- * (tar-walk.ts, slot-digests.ts): the consumer parses and hashes what it
- * reads, and with the hashing of small files shared, the two threads finish
- * together instead of this one waiting for free slots.
+ * Where the consumer is the slower side, this thread also hashes files ahead
+ * of it (tar-walk.ts, slot-digests.ts): the consumer parses and hashes what
+ * it reads, and with the hashing of small files shared, the two threads
+ * finish together instead of this one waiting for free slots.
  *
  * The one message out is the last: `end`, or `error` (kind `corrupt` for
  * the compression layer, `io` for the read), sent after every slot it
@@ -25,7 +25,7 @@ import type { DecodeStep } from './zstd-decode-step.js';
 import type { DecodeRingShape } from './decode-ring.js';
 import type { SlotDigestsShape } from './slot-digests.js';
 
-/** Hash files ahead of the consumer: never, always (tests), or while it is behind. */
+/** Hash files ahead of the consumer: never, always (tests), or while it is the slower side. */
 export type HashAhead = 'none' | 'all' | 'auto';
 
 export interface DecodeWorkerData {
@@ -44,12 +44,6 @@ const { fd, ring: ringShape, readBytes, digests: digestsShape, hashAhead } = wor
 const ring = DecodeRing.attach(ringShape);
 const digests = SlotDigests.attach(digestsShape);
 const walk = new TarWalk();
-/**
- * Published slots the consumer has not handed back, from which this thread
- * hashes ahead: with one it may be reading the last; with two it has a
- * whole slot queued behind the one it reads.
- */
-const HELP_BACKLOG = 2;
 /** Stream offset of the claimed slot's first byte. */
 let streamAt = 0;
 
@@ -63,9 +57,9 @@ function publish(out: Buffer, fill: number): void {
   if (hashAhead !== 'none' && !walk.stopped) {
     const piece = out.subarray(0, fill);
     const start = streamAt;
-    // The walk sees every slot, to keep its place; files are hashed only while the consumer is behind.
+    // The walk sees every slot, to keep its place; files are hashed only while the consumer is the slower side.
     walk.scan(piece, start, (at, length) => {
-      if (hashAhead === 'auto' && ring.backlog() < HELP_BACKLOG) return;
+      if (hashAhead === 'auto' && !ring.consumerBehind) return;
       digests.add(slot, at, length, sha256(piece.subarray(at - start, at - start + length)));
     });
   }
