@@ -25,7 +25,7 @@ const USTAR = [0x75, 0x73, 0x74, 0x61, 0x72]; // ustar, in both the POSIX and th
 /**
  * Follows a tar stream from header to header as it arrives in pieces, and
  * tells where each entry's data lies: what a second thread needs to hash
- * files ahead of the TarParser that reads the same stream (verify, issue 6).
+ * files ahead of the TarParser that reads the same stream (verify).
  * It reads only what moves the next header (sizes, typeflags, pax size, path
  * and sparse keys, GNU long names) straight from the bytes, without strings
  * or copies, so that walking costs the second thread little; it checks

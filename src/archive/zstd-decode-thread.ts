@@ -82,7 +82,7 @@ export interface DecodedInWorker {
  * positioned reads) on a worker thread. Each chunk is valid until the next
  * is asked for: it then goes back to the worker to be filled again. With
  * `hashAhead`, the stream is taken for tar and the worker hashes files ahead
- * of a consumer that falls behind (`digests`). Errors are those of the
+ * of a consumer that is the slower side (`digests`). Errors are those of the
  * in-thread decoder: SAFEBAK_ARCHIVE_CORRUPT for the compression layer,
  * SAFEBAK_IO for the read. The descriptor stays the caller's; it may be
  * closed once the chunks have finished.

@@ -73,8 +73,8 @@ export class ReadBack {
   async finish(): Promise<VerifyResult> {
     this.#writing.value = false;
     const followed = this.#follower === null ? null : await this.#follower.finish();
-    if (typeof followed !== 'string' && followed !== null) return followed;
     if (typeof followed === 'string') this.#afterReason = followed;
+    else if (followed !== null) return followed;
     return verifyArchive(this.#path, this.#options);
   }
 

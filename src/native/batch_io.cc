@@ -1,4 +1,4 @@
-// Batched filesystem work (DESIGN §5, issue 6): an awaited fs call costs tens
+// Batched filesystem work (DESIGN §5): an awaited fs call costs tens
 // of microseconds of event-loop time in Node, so a walk and a small-file read
 // that took a dozen calls per file would dominate a tree of small files.
 // These two calls do the whole per-file sequence on a pool thread:

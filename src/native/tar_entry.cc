@@ -1,5 +1,5 @@
 // Tar headers of regular files, encoded on the pool thread that reads the
-// files (issue 6): the batch then hands JS finished entries instead of a
+// files: the batch then hands JS finished entries instead of a
 // header to build per file. Every rule here mirrors src/archive/tar-header.ts,
 // which stays the reference; test/native/native-header.test.ts compares the two.
 
