@@ -19,6 +19,7 @@ export type ExitStatus = (typeof ExitStatus)[keyof typeof ExitStatus];
  * - `SAFEBAK_CONFIG` — a configuration file or object is unreadable, not JSON, has an unknown key or a value of the wrong type; the message names the key. Exit 2.
  * - `SAFEBAK_IO` — reading or writing failed (the archive, the output file system: ENOSPC, EIO; a closed output stream). The message names the path and, for the output, its file system. Exit 2.
  * - `SAFEBAK_LOCKED` — another live run holds the output directory's `.safebak.lock`; nothing was touched. Exit 2.
+ * - `SAFEBAK_SOURCE_MISSING` — a source root does not exist, cannot be read, or (when required) is not a mount point or lacks its marker file; no archive was written. Exit 2.
  * - `SAFEBAK_NOT_AN_ARCHIVE` — the input is not a tar archive (in any compression safebak reads). Exit 2.
  * - `SAFEBAK_ARCHIVE_CORRUPT` — the archive's bytes, compression layer or manifest are damaged. Exit 3.
  * - `SAFEBAK_ARCHIVE_TRUNCATED` — the archive ends early (no manifest footer). Exit 3.
@@ -31,6 +32,7 @@ export type SafebakErrorCode =
   | 'SAFEBAK_CONFIG'
   | 'SAFEBAK_IO'
   | 'SAFEBAK_LOCKED'
+  | 'SAFEBAK_SOURCE_MISSING'
   | 'SAFEBAK_NOT_AN_ARCHIVE'
   | 'SAFEBAK_ARCHIVE_CORRUPT'
   | 'SAFEBAK_ARCHIVE_TRUNCATED'
@@ -43,6 +45,7 @@ const exitByCode: Record<SafebakErrorCode, ExitStatus> = {
   SAFEBAK_CONFIG: ExitStatus.fatal,
   SAFEBAK_IO: ExitStatus.fatal,
   SAFEBAK_LOCKED: ExitStatus.fatal,
+  SAFEBAK_SOURCE_MISSING: ExitStatus.fatal,
   SAFEBAK_NOT_AN_ARCHIVE: ExitStatus.fatal,
   SAFEBAK_ARCHIVE_CORRUPT: ExitStatus.integrity,
   SAFEBAK_ARCHIVE_TRUNCATED: ExitStatus.integrity,

@@ -9,7 +9,7 @@ import { acquireLock } from '../nightly/lock.js';
 import type { DirectoryLock } from '../nightly/lock.js';
 import { expandTemplate } from '../nightly/output-name.js';
 import type { PruneResult } from '../nightly/prune.js';
-import { buildReport, writeReport } from '../nightly/report.js';
+import { buildReport, errorOf, writeReport } from '../nightly/report.js';
 import { ExitStatus, SafebakError } from '../errors.js';
 import { count, formatBytes, formatSeconds } from './format.js';
 import { collect, integerIn, printJson, say } from './context.js';
@@ -29,6 +29,8 @@ const FLAG_TO_CONFIG: Record<string, keyof Config> = {
   verify: 'verify',
   logFile: 'logFile',
   logLevel: 'logLevel',
+  requireMount: 'requireMount',
+  requireMarker: 'requireMarker',
 };
 
 export function createCommand(run: (result: Promise<CommandResult>) => void): Command {
@@ -44,6 +46,8 @@ export function createCommand(run: (result: Promise<CommandResult>) => void): Co
     .option('--exclude <glob>', 'leave out matching paths (repeatable)', collect)
     .option('--one-file-system', 'stay on the filesystem of each source')
     .option('--no-verify', 'skip the read-back verification of the written archive')
+    .option('--require-mount', 'every source root must be a mount point (exit 2 and no archive otherwise)')
+    .option('--require-marker <name>', 'every source root must hold a file of this name (exit 2 and no archive otherwise)')
     .option('--config <file>', 'JSON configuration (see config/README.md)')
     .option('--report <file>', 'write a JSON report of the run to FILE (atomically, also when it fails)')
     .option('--json', 'print the result as one JSON object')
@@ -163,6 +167,7 @@ async function runCreate(paths: string[], opts: Record<string, unknown>, cmd: Co
   } catch (err) {
     failure = err;
     status = err instanceof SafebakError ? err.exitStatus : ExitStatus.fatal;
+    if (json) printJson({ status, error: errorOf(err) }, toStdout);
     throw err;
   } finally {
     progress.clear();

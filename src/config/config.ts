@@ -30,6 +30,10 @@ export interface Config {
   segmentBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFile: string | null;
+  /** Every source root must be a mount point: an unmounted disk's empty directory is no backup. */
+  requireMount: boolean;
+  /** Every source root (a directory) must hold a file of this name; null = no marker. */
+  requireMarker: string | null;
 }
 
 /**
@@ -69,6 +73,8 @@ const strings: Check = (v) => (Array.isArray(v) && v.every((s) => typeof s === '
 const pathOrNull: Check = (v) => (v === null || (typeof v === 'string' && v !== '') ? null : 'a path or null');
 const countOrNull: Check = (v) => (v === null ? null : int(0, 1_000_000)(v) && 'a whole number from 0 to 1000000, or null');
 const templateOrNull: Check = (v) => (v === null ? null : typeof v !== 'string' ? 'a file name template or null' : templateProblem(v));
+const markerOrNull: Check = (v) =>
+  v === null || (typeof v === 'string' && v !== '' && v !== '.' && v !== '..' && !v.includes('/')) ? null : 'a file name (no slash) or null';
 const comment: Check = (v) => (typeof v === 'string' || strings(v) === null ? null : 'a comment: a string or a list of strings');
 
 const schema: Record<keyof ConfigFile, Check> = {
@@ -93,6 +99,8 @@ const schema: Record<keyof ConfigFile, Check> = {
   segmentBytes: int(1, 2 ** 40),
   logLevel: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
   logFile: pathOrNull,
+  requireMount: bool,
+  requireMarker: markerOrNull,
   sources: strings,
   directory: pathOrNull,
   output: templateOrNull,

@@ -30,6 +30,7 @@ import { spliceFile } from '../transfer/splice.js';
 import type { RawEntrySink } from '../transfer/splice.js';
 import { StrategyUnavailable } from '../transfer/strategy-unavailable.js';
 import { ReadBack } from './read-back.js';
+import { checkSourceRoots } from './source-roots.js';
 import type { VerifyResult } from '../verify/verify-archive.js';
 import { createExcludeMatcher } from '../walk/exclude.js';
 import { walkBatches } from '../walk/walker.js';
@@ -106,7 +107,7 @@ export async function createArchive(options: CreateOptions): Promise<CreateResul
   signal?.throwIfAborted();
   const log = options.logger?.child({ component: 'create' });
   const compression = chooseCompression(settings.compress, options.output);
-  if (options.cwd !== undefined) await checkSourceDirectory(options.cwd);
+  await checkSourceRoots(options.sources, options.cwd, settings);
   const outputOptions = { compression, level: settings.level };
   const output: ArchiveOutput =
     typeof options.output === 'string' ? await openFileOutput(options.output, outputOptions) : openStreamOutput(options.output, outputOptions);
@@ -163,20 +164,6 @@ function resolveSettings(options: CreateOptions): CreateSettings {
     throw new SafebakError('SAFEBAK_USAGE', 'no output: give an archive path or a stream');
   }
   return settings;
-}
-
-/**
- * `-C DIR` must name a directory: otherwise every source would look vanished
- * and an empty archive would pass for a backup with exit status 1.
- */
-async function checkSourceDirectory(dir: string): Promise<void> {
-  let stat;
-  try {
-    stat = await fsp.stat(dir);
-  } catch (err) {
-    throw ioError(dir, err, 'cannot use as the source directory');
-  }
-  if (!stat.isDirectory()) throw new SafebakError('SAFEBAK_USAGE', 'is not a directory (-C needs one)', { path: dir });
 }
 
 function chooseCompression(compress: Config['compress'], output: string | Writable): Compression {

@@ -73,14 +73,16 @@ export function buildReport(input: ReportInput): RunReport {
     strategies: r?.strategies ?? null,
     verification: verdictOf(r, err),
     retention: input.retention,
-    error:
-      err === null || err === undefined
-        ? null
-        : err instanceof SafebakError
-          ? { code: err.code, message: err.message }
-          : { code: 'SAFEBAK_INTERNAL', message: err instanceof Error ? err.message : String(err) },
+    error: err === null || err === undefined ? null : errorOf(err),
     warnings: input.warnings,
   };
+}
+
+/** A fatal error as the report and `--json` state it: its stable code and its one line. */
+export function errorOf(err: unknown): { code: string; message: string } {
+  return err instanceof SafebakError
+    ? { code: err.code, message: err.message }
+    : { code: 'SAFEBAK_INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
 function verdictOf(r: CreateResult | null, err: unknown): RunReport['verification'] {

@@ -81,7 +81,7 @@ describe('the lock of an output directory', () => {
     const r = await runCron(['create', '--config', config, '--compress', 'none']);
     expect(r.status).toBe(2); // --compress none conflicts with .tar.zst: fails before the lock
     const missing = await runCron(['create', '--config', config, 'no-such-source']);
-    expect(missing.status).toBe(1); // a vanished source is flagged, the run finishes
+    expect(missing.status).toBe(2); // a missing source root is fatal
     expect(fs.existsSync(path.join(out, LOCK_NAME))).toBe(false);
   });
 });
