@@ -16,6 +16,8 @@ export interface HeaderRecord {
   createdAt: string;
   tool: string;
   sources: string[];
+  /** The nightly job that wrote the archive (its `job` setting, or one derived from its output template and sources). */
+  job?: string | undefined;
   /** Most entries one segment covers (beyond the retries of its last file); bounds a verifier's memory. */
   segmentEntries: number;
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { durationProblem } from '../nightly/duration.js';
 
 /** What a command hands back to `main`: the exit status. */
 export type CommandResult = number;
@@ -21,6 +22,13 @@ export function integerIn(min: number, max: number): (value: string) => number {
     if (n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
     return n;
   };
+}
+
+/** A commander argument parser for durations (`7d`, `2w`, `1y2m`): `--keep-within`, `--older-than`. */
+export function durationArgument(value: string): string {
+  const problem = durationProblem(value);
+  if (problem) throw new InvalidArgumentError(`must be ${problem}`);
+  return value;
 }
 
 /** Collects a repeatable option's values. */

@@ -7,8 +7,9 @@ import { defaultConfig, defaultJobConfig, loadConfigFile, splitConfig, validateC
 import type { Config, JobConfig } from '../config/config.js';
 import { acquireLock } from '../nightly/lock.js';
 import type { DirectoryLock } from '../nightly/lock.js';
+import { jobIdOf } from '../nightly/job-id.js';
 import { expandTemplate } from '../nightly/output-name.js';
-import type { PruneResult } from '../nightly/prune.js';
+import type { PruneResult, RetentionRules } from '../nightly/prune.js';
 import { buildReport, errorOf, writeReport } from '../nightly/report.js';
 import { ExitStatus, SafebakError } from '../errors.js';
 import { count, formatBytes, formatSeconds } from './format.js';
@@ -136,6 +137,7 @@ async function runCreate(paths: string[], opts: Record<string, unknown>, cmd: Co
       signal,
       logger,
       collectRecords: false,
+      job: jobIdOf(job) ?? undefined,
       onProgress: (p) => progress.update(p.phase === 'archive' ? 'archiving' : 'verifying', p.files, p.bytes, p.path),
     });
     status = result.status;
@@ -143,24 +145,33 @@ async function runCreate(paths: string[], opts: Record<string, unknown>, cmd: Co
     if (json) printJson(result, toStdout);
     else printCreateSummary(result);
     if (template !== null && !toStdout && hasRetention(job)) {
-      try {
-        retention = await pruneArchives(path.dirname(path.resolve(output)), {
-          template,
-          keepLast: job.keepLast,
-          keepDaily: job.keepDaily,
-          keepWeekly: job.keepWeekly,
-          verified: result.verification.performed ? [output] : [],
-          signal,
-          logger,
-        });
-        if (!json) printPruneResult(retention);
-        if (retention.errors.length > 0) throw new SafebakError('SAFEBAK_IO', retention.errors.map((e) => `${e.name}: ${e.message}`).join('; '));
-      } catch (err) {
-        if (signal.aborted) throw err;
+      const failed = (why: string): void => {
         // The archive is sound; a retention that fails must still page someone before the disk fills.
-        warnings.push(`retention failed: ${(err as Error).message}`);
-        say(`the archive is written and verified, but retention failed: ${(err as Error).message}`);
+        warnings.push(`retention failed: ${why}`);
+        say(`the archive is written${result?.verification.performed ? ' and verified' : ''}, but retention failed: ${why}`);
         status = ExitStatus.fatal;
+      };
+      if (!result.verification.performed) {
+        // Prune may delete older archives only once tonight's is proven good.
+        warnings.push(`retention skipped: ${result.verification.reason}`);
+        say(`warning: ${warnings.at(-1)}`);
+      } else {
+        try {
+          retention = await pruneArchives(path.dirname(path.resolve(output)), {
+            ...retentionRules(job),
+            template,
+            job: jobIdOf(job)!,
+            verified: [output],
+            signal,
+            logger,
+          });
+          if (!json) printPruneResult(retention);
+          if (retention.refusals.length > 0 && !retention.forced) failed(`refused: ${retention.refusals.join('; ')}`);
+          else if (retention.errors.length > 0) failed(retention.errors.map((e) => `${e.name}: ${e.message}`).join('; '));
+        } catch (err) {
+          if (signal.aborted) throw err;
+          failed((err as Error).message);
+        }
       }
     }
     return status;
@@ -197,8 +208,14 @@ async function runCreate(paths: string[], opts: Record<string, unknown>, cmd: Co
   }
 }
 
+function retentionRules(job: JobConfig): RetentionRules {
+  const { keepLast, keepDaily, keepWeekly, keepMonthly, keepYearly, keepWithin } = job;
+  return { keepLast, keepDaily, keepWeekly, keepMonthly, keepYearly, keepWithin };
+}
+
 function hasRetention(job: JobConfig): boolean {
-  return (job.keepLast ?? 0) + (job.keepDaily ?? 0) + (job.keepWeekly ?? 0) > 0;
+  const r = retentionRules(job);
+  return r.keepWithin !== null || [r.keepLast, r.keepDaily, r.keepWeekly, r.keepMonthly, r.keepYearly].some((n) => (n ?? 0) > 0);
 }
 
 async function archiveSize(file: string): Promise<number | null> {

@@ -1,11 +1,12 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { loadConfigFile } from '../config/config.js';
+import { defaultJobConfig, loadConfigFile, splitConfig } from '../config/config.js';
 import { SafebakError } from '../errors.js';
+import { jobIdOf } from '../nightly/job-id.js';
 import { acquireLock } from '../nightly/lock.js';
 import { DEFAULT_TEMPLATE, templateDirectory, templateProblem } from '../nightly/output-name.js';
-import type { PruneResult } from '../nightly/prune.js';
-import { integerIn, printJson, say } from './context.js';
+import type { PruneResult, RetentionRules } from '../nightly/prune.js';
+import { durationArgument, integerIn, printJson, say } from './context.js';
 import type { CommandResult } from './context.js';
 import { interruptSignal } from './interrupt.js';
 
@@ -16,9 +17,14 @@ export function pruneCommand(run: (result: Promise<CommandResult>) => void): Com
     .option('--keep-last <n>', 'keep the N newest archives', integerIn(0, 1_000_000))
     .option('--keep-daily <n>', 'keep the newest archive of each of the last N days', integerIn(0, 1_000_000))
     .option('--keep-weekly <n>', 'keep the newest archive of each of the last N ISO weeks', integerIn(0, 1_000_000))
+    .option('--keep-monthly <n>', 'keep the newest archive of each of the last N months', integerIn(0, 1_000_000))
+    .option('--keep-yearly <n>', 'keep the newest archive of each of the last N years', integerIn(0, 1_000_000))
+    .option('--keep-within <duration>', 'keep every archive created within DURATION (7d, 2w, 1y2m) of the newest', durationArgument)
     .option('--template <template>', `the archives' name template (default: the config's "output", else ${DEFAULT_TEMPLATE})`)
-    .option('--config <file>', 'JSON configuration: "output" template and keepLast/keepDaily/keepWeekly')
+    .option('--config <file>', 'JSON configuration: the job ("job", or "output" and "sources"), its template and keep* rules')
+    .option('--job <name>', 'the job whose archives may be deleted (default: the config\'s)')
     .option('--dry-run', 'say what would be deleted, delete nothing')
+    .option('--force', 'prune although the clock, a future-dated archive or a lost source root says something is wrong')
     .option('--json', 'print the decisions as one JSON object')
     .action((dir: string | undefined, opts: Record<string, unknown>) => run(runPrune(dir, opts)));
 }
@@ -30,8 +36,10 @@ async function runPrune(dir: string | undefined, opts: Record<string, unknown>):
   if (problem) throw new SafebakError('SAFEBAK_USAGE', `--template must be ${problem}`);
   const directory = dir ?? (config.output ? templateDirectory(config.output) : null);
   if (directory === null) throw new SafebakError('SAFEBAK_USAGE', 'no directory: give DIR, or --config with an "output" template');
-  const pick = (flag: string, key: 'keepLast' | 'keepDaily' | 'keepWeekly'): number | null =>
-    typeof opts[flag] === 'number' ? (opts[flag] as number) : (config[key] ?? null);
+  const job = typeof opts.job === 'string' ? opts.job : jobIdOf({ ...defaultJobConfig, ...splitConfig(config).job });
+  if (job === null) throw new SafebakError('SAFEBAK_USAGE', 'no job: give --config FILE (its "job", or its "output" and "sources") or --job NAME');
+  const pick = <K extends keyof RetentionRules>(flag: string, key: K): RetentionRules[K] =>
+    opts[flag] !== undefined ? (opts[flag] as RetentionRules[K]) : ((config[key] ?? null) as RetentionRules[K]);
   const interrupt = interruptSignal();
   // Pruning while a nightly run writes into the directory would race its retention: same lock.
   const lock = opts.dryRun === true ? null : await acquireLock(directory, { command: 'safebak prune' });
@@ -42,10 +50,15 @@ async function runPrune(dir: string | undefined, opts: Record<string, unknown>):
     const { pruneArchives } = await import('../nightly/prune.js');
     const result = await pruneArchives(directory, {
       template,
+      job,
       keepLast: pick('keepLast', 'keepLast'),
       keepDaily: pick('keepDaily', 'keepDaily'),
       keepWeekly: pick('keepWeekly', 'keepWeekly'),
+      keepMonthly: pick('keepMonthly', 'keepMonthly'),
+      keepYearly: pick('keepYearly', 'keepYearly'),
+      keepWithin: pick('keepWithin', 'keepWithin'),
       dryRun: opts.dryRun === true,
+      force: opts.force === true,
       signal: interrupt.signal,
     });
     if (opts.json === true) printJson(result);
@@ -61,12 +74,15 @@ async function runPrune(dir: string | undefined, opts: Record<string, unknown>):
 /** One line per archive: kept or deleted, and why. */
 export function printPruneResult(r: PruneResult): void {
   const verb = r.dryRun ? 'would delete' : 'deleted';
+  for (const why of r.refusals) say(`${r.forced ? 'ignored (--force)' : 'refused'}: ${why}`);
   for (const d of r.kept) say(`keep ${d.name}: ${d.reasons.join('; ')}`);
   for (const d of r.deleted) say(`${verb} ${d.name}: ${d.reasons.join('; ')}`);
   for (const i of r.ignored) say(`left alone ${i.name}: ${i.reason}`);
   for (const e of r.errors) say(`error: ${e.name}: ${e.message}`);
   say(
     `${path.resolve(r.directory)}: kept ${r.kept.length}, ${verb} ${r.deleted.length}` +
-      (r.newestVerified ? `; newest verified: ${r.newestVerified}` : r.deleted.length > 0 ? '; no archive verified' : ''),
+      (r.newestVerified ? `; newest verified: ${r.newestVerified}` : r.deleted.length > 0 ? '; no archive verified' : '') +
+      (r.refusals.length > 0 && !r.forced ? '; refused, nothing deleted (--force overrides)' : ''),
   );
 }
+

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SafebakError } from '../errors.js';
+import { durationProblem } from '../nightly/duration.js';
 import { templateProblem } from '../nightly/output-name.js';
 
 /** Every setting of `safebak create`, as `config/default.json` and `--config FILE` spell them. */
@@ -49,10 +50,16 @@ export interface JobConfig {
   output: string | null;
   /** Where the run's JSON report goes (placeholders allowed); null = no report. */
   report: string | null;
+  /** The job's name, written into each archive's manifest header; prune deletes only this job's archives. Null: derived from `output` and `sources`. */
+  job: string | null;
   /** Retention after a successful run (and for `safebak prune`); null = not used. */
   keepLast: number | null;
   keepDaily: number | null;
   keepWeekly: number | null;
+  keepMonthly: number | null;
+  keepYearly: number | null;
+  /** Keep every archive created within this span (`7d`, `2w`, `1y2m`) of the newest one. */
+  keepWithin: string | null;
 }
 
 /** Everything a configuration file may say: the create settings and the job's. */
@@ -73,6 +80,8 @@ const strings: Check = (v) => (Array.isArray(v) && v.every((s) => typeof s === '
 const pathOrNull: Check = (v) => (v === null || (typeof v === 'string' && v !== '') ? null : 'a path or null');
 const countOrNull: Check = (v) => (v === null ? null : int(0, 1_000_000)(v) && 'a whole number from 0 to 1000000, or null');
 const templateOrNull: Check = (v) => (v === null ? null : typeof v !== 'string' ? 'a file name template or null' : templateProblem(v));
+const durationOrNull: Check = (v) => (v === null ? null : typeof v !== 'string' ? 'a duration such as "7d", or null' : durationProblem(v));
+const jobOrNull: Check = (v) => (v === null || (typeof v === 'string' && /^[\x21-\x7e]{1,200}$/.test(v)) ? null : 'a job name (printable, no spaces, at most 200 characters) or null');
 const markerOrNull: Check = (v) =>
   v === null || (typeof v === 'string' && v !== '' && v !== '.' && v !== '..' && !v.includes('/')) ? null : 'a file name (no slash) or null';
 const comment: Check = (v) => (typeof v === 'string' || strings(v) === null ? null : 'a comment: a string or a list of strings');
@@ -108,9 +117,25 @@ const schema: Record<keyof ConfigFile, Check> = {
   keepLast: countOrNull,
   keepDaily: countOrNull,
   keepWeekly: countOrNull,
+  keepMonthly: countOrNull,
+  keepYearly: countOrNull,
+  keepWithin: durationOrNull,
+  job: jobOrNull,
 };
 
-const JOB_KEYS: readonly (keyof JobConfig)[] = ['sources', 'directory', 'output', 'report', 'keepLast', 'keepDaily', 'keepWeekly'];
+const JOB_KEYS: readonly (keyof JobConfig)[] = [
+  'sources',
+  'directory',
+  'output',
+  'report',
+  'job',
+  'keepLast',
+  'keepDaily',
+  'keepWeekly',
+  'keepMonthly',
+  'keepYearly',
+  'keepWithin',
+];
 
 /**
  * Checks a partial configuration: every key known, every value of its type.

@@ -56,6 +56,8 @@ export interface CreateOptions extends Partial<CreateSettings> {
   onIssue?: ((issue: FileIssue) => void) | undefined;
   /** Keep every manifest record in the result (default true; a host with millions of files may prefer false). */
   collectRecords?: boolean | undefined;
+  /** The nightly job writing this archive, recorded in the manifest header: retention deletes only its own job's archives. */
+  job?: string | undefined;
 }
 
 export interface CreateProgress {
@@ -301,6 +303,7 @@ class CreateJob {
       createdAt: new Date().toISOString(),
       tool: TOOL,
       sources: options.sources,
+      ...(options.job === undefined ? {} : { job: options.job }),
       segmentEntries: settings.segmentEntries,
     };
     this.manifest = new ManifestBuilder(header, {

@@ -9,16 +9,33 @@ import { readArchive } from '../archive/read-archive.js';
 import { describeSystemError, ExitStatus, SafebakError, ioError } from '../errors.js';
 import { verifyArchive } from '../verify/verify-archive.js';
 import type { VerifyResult } from '../verify/verify-archive.js';
+import { parseDuration, subtractDuration } from './duration.js';
 import { DEFAULT_TEMPLATE, templatePattern } from './output-name.js';
 
-export interface PruneOptions {
+/** Which archives retention keeps; every other archive of the job is deleted. */
+export interface RetentionRules {
+  /** The N newest archives. */
+  keepLast: number | null;
+  /** The newest of each of the last N days, ISO weeks, months, years (local time, by `createdAt`). */
+  keepDaily: number | null;
+  keepWeekly: number | null;
+  keepMonthly: number | null;
+  keepYearly: number | null;
+  /** Every archive created within this span (`7d`, `2w`, `1y2m`) of the newest one. */
+  keepWithin: string | null;
+}
+
+export interface PruneOptions extends Partial<RetentionRules> {
   /** The output template whose archives are pruned (its file-name shape); default `{host}-{date}-{time}.tar.zst`. */
   template?: string | undefined;
-  keepLast?: number | null | undefined;
-  keepDaily?: number | null | undefined;
-  keepWeekly?: number | null | undefined;
+  /** The job whose archives may be deleted: only archives whose manifest header names it are candidates. */
+  job: string;
   /** Decide and report, delete nothing. */
   dryRun?: boolean | undefined;
+  /** Prune even though the clock, a future-dated archive or a lost source root says something is wrong. */
+  force?: boolean | undefined;
+  /** How far in the future an archive's `createdAt` may lie before prune refuses (default one hour). */
+  futureToleranceMs?: number | undefined;
   /** The host name `{host}` stands for; default this host's. */
   host?: string | undefined;
   /** Archives already verified by this process (the one just written): not read again. */
@@ -39,14 +56,18 @@ export interface PruneDecision {
 
 export interface PruneResult {
   directory: string;
+  job: string;
   dryRun: boolean;
-  /** 0 done, 2 some deletion failed. */
+  /** 0 done, 2 refused or some deletion failed. */
   status: ExitStatus;
+  /** Why prune refused to delete anything (with `force`: what it was told to ignore). */
+  refusals: string[];
+  forced: boolean;
   kept: PruneDecision[];
   deleted: PruneDecision[];
-  /** Files of the template's shape that safebak did not recognise as its own: never deleted. */
+  /** Files of the template's shape that are not this job's safebak archives: never deleted. */
   ignored: { name: string; reason: string }[];
-  /** The newest archive that verified (always kept), or null when none did. */
+  /** The newest archive that verified (always kept), or null when none did or none was checked. */
   newestVerified: string | null;
   errors: { name: string; message: string }[];
 }
@@ -56,24 +77,35 @@ interface Candidate {
   path: string;
   created: Date;
   createdAt: string;
+  sources: string[];
   reasons: string[];
 }
+
+const HOUR = 3_600_000;
 
 /**
  * Applies retention to a directory of nightly archives. Only files whose
  * name has the template's shape *and* whose first manifest segment opens
- * with a safebak header count as archives; everything else is left alone.
- * Keeps the N newest (`keepLast`), the newest of each of the last N days
- * (`keepDaily`) and ISO weeks (`keepWeekly`, local time), and always the
- * newest archive that verifies in full. With no rule at all it refuses.
+ * with a safebak header naming `job` count; everything else is left alone.
+ * Age is the manifest's `createdAt`, never a file's name or mtime. Keeps the
+ * N newest (`keepLast`), those within `keepWithin` of the newest, the newest
+ * of each of the last N days, ISO weeks, months and years (local time), always
+ * the newest archive that verifies in full, and anything newer than the newest
+ * kept. Refuses (status 2, nothing deleted) when the clock is behind the
+ * newest archive, an archive is dated more than the tolerance into the future,
+ * or the newest archive lacks a source root the one before it holds — unless
+ * `force`. With no rule at all it throws rather than keep nothing.
  */
-export async function pruneArchives(directory: string, options: PruneOptions = {}): Promise<PruneResult> {
-  const keepLast = options.keepLast ?? 0;
-  const keepDaily = options.keepDaily ?? 0;
-  const keepWeekly = options.keepWeekly ?? 0;
-  if (keepLast + keepDaily + keepWeekly === 0) {
-    throw new SafebakError('SAFEBAK_USAGE', 'no retention rule: give --keep-last, --keep-daily or --keep-weekly (at least one above 0); refusing to delete everything');
+export async function pruneArchives(directory: string, options: PruneOptions): Promise<PruneResult> {
+  const within = options.keepWithin ? parseDuration(options.keepWithin) : null;
+  const counts = [options.keepLast, options.keepDaily, options.keepWeekly, options.keepMonthly, options.keepYearly].map((n) => n ?? 0);
+  if (counts.every((n) => n === 0) && within === null) {
+    throw new SafebakError(
+      'SAFEBAK_USAGE',
+      'no retention rule: give --keep-last, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly (one above 0) or --keep-within; refusing to delete everything',
+    );
   }
+  if (!options.job) throw new SafebakError('SAFEBAK_USAGE', 'no job: prune deletes only archives whose manifest names their job (--config FILE or --job NAME)');
   const log = options.logger?.child({ component: 'prune' });
   const pattern = templatePattern(options.template ?? DEFAULT_TEMPLATE, options.host ?? os.hostname());
   let names: string[];
@@ -98,22 +130,61 @@ export async function pruneArchives(directory: string, options: PruneOptions = {
       ignored.push({ name, reason: header });
       continue;
     }
+    if (header.job !== options.job) {
+      ignored.push({ name, reason: header.job === undefined ? 'its manifest names no job: not this job\'s' : `written by another job (${header.job})` });
+      continue;
+    }
     const created = new Date(header.createdAt);
     if (Number.isNaN(created.getTime())) {
       ignored.push({ name, reason: 'manifest header has no valid createdAt' });
       continue;
     }
-    archives.push({ name, path: full, created, createdAt: header.createdAt, reasons: [] });
+    archives.push({ name, path: full, created, createdAt: header.createdAt, sources: header.sources ?? [], reasons: [] });
   }
   archives.sort((a, b) => b.created.getTime() - a.created.getTime() || (a.name < b.name ? 1 : -1));
 
+  const result: PruneResult = {
+    directory,
+    job: options.job,
+    dryRun: options.dryRun === true,
+    status: ExitStatus.ok,
+    refusals: refusalsOf(archives, new Date(), options.futureToleranceMs ?? HOUR),
+    forced: options.force === true,
+    kept: [],
+    deleted: [],
+    ignored,
+    newestVerified: null,
+    errors: [],
+  };
+  if (result.refusals.length > 0) {
+    log?.warn({ refusals: result.refusals, forced: result.forced }, result.forced ? 'pruning despite refusals (--force)' : 'prune refused');
+    if (!result.forced) {
+      result.status = ExitStatus.fatal;
+      for (const a of archives) {
+        result.kept.push({ name: a.name, path: a.path, createdAt: a.createdAt, action: 'keep', reasons: ['prune refused: nothing is deleted'] });
+      }
+      return result;
+    }
+  }
+
   const keep = new Set<Candidate>();
+  const keepLast = options.keepLast ?? 0;
   archives.slice(0, keepLast).forEach((a, i) => {
     keep.add(a);
     a.reasons.push(`one of the last ${keepLast} (#${i + 1})`);
   });
-  bucketKeep(archives, keepDaily, dayKey, 'daily', keep);
-  bucketKeep(archives, keepWeekly, weekKey, 'weekly', keep);
+  if (within !== null && archives.length > 0) {
+    const since = subtractDuration(archives[0]!.created, within);
+    for (const a of archives) {
+      if (a.created < since) break;
+      keep.add(a);
+      a.reasons.push(`within ${options.keepWithin} of the newest`);
+    }
+  }
+  bucketKeep(archives, options.keepDaily ?? 0, dayKey, 'day', 'daily', keep);
+  bucketKeep(archives, options.keepWeekly ?? 0, weekKey, 'week', 'weekly', keep);
+  bucketKeep(archives, options.keepMonthly ?? 0, (d) => dayKey(d).slice(0, 7), 'month', 'monthly', keep);
+  bucketKeep(archives, options.keepYearly ?? 0, (d) => dayKey(d).slice(0, 4), 'year', 'yearly', keep);
 
   let newestVerified: Candidate | null = null;
   if (archives.some((a) => !keep.has(a))) {
@@ -138,18 +209,16 @@ export async function pruneArchives(directory: string, options: PruneOptions = {
       keep.add(newestVerified);
       newestVerified.reasons.push('the newest archive that verifies (never deleted)');
     }
+    // Whatever the rules say, an archive newer than the newest one kept is never the one to go.
+    const newestKept = archives.find((a) => keep.has(a));
+    for (const a of archives) {
+      if (newestKept === undefined || a === newestKept) break;
+      keep.add(a);
+      a.reasons.push(`newer than the newest archive kept (${newestKept.name})`);
+    }
   }
+  result.newestVerified = newestVerified?.name ?? null;
 
-  const result: PruneResult = {
-    directory,
-    dryRun: options.dryRun === true,
-    status: ExitStatus.ok,
-    kept: [],
-    deleted: [],
-    ignored,
-    newestVerified: newestVerified?.name ?? null,
-    errors: [],
-  };
   for (const a of archives) {
     const decision: PruneDecision = { name: a.name, path: a.path, createdAt: a.createdAt, action: keep.has(a) ? 'keep' : 'delete', reasons: a.reasons };
     if (decision.action === 'keep') {
@@ -176,7 +245,36 @@ export async function pruneArchives(directory: string, options: PruneOptions = {
   return result;
 }
 
-function bucketKeep(archives: Candidate[], count: number, key: (d: Date) => string, label: string, keep: Set<Candidate>): void {
+/**
+ * Why pruning now would make things worse, judged from the manifests alone
+ * (archives sorted newest first): a clock set back would make tonight's
+ * archive look oldest, a future-dated one would outrank every real archive,
+ * and a newest archive without a source root the previous one holds means
+ * that root was lost (unmounted, removed from the job) rather than aged out.
+ */
+function refusalsOf(archives: readonly Candidate[], now: Date, toleranceMs: number): string[] {
+  const refusals: string[] = [];
+  const newest = archives[0];
+  if (newest === undefined) return refusals;
+  // Whether the clock or the archives are wrong cannot be told from here; either way nothing may go.
+  const ahead = archives.filter((a) => a.created.getTime() > now.getTime() + toleranceMs);
+  if (ahead.length > 0) {
+    const listed = ahead.slice(0, 5).map((a) => `${a.name} (created ${a.createdAt})`);
+    if (ahead.length > 5) listed.push(`and ${ahead.length - 5} more`);
+    refusals.push(
+      `the clock (${now.toISOString()}) is behind ${ahead.length === 1 ? '1 archive' : `${ahead.length} archives`} by more than ${toleranceMs / 60_000} minutes ` +
+        `(it was set back, or ${ahead.length === 1 ? 'that archive claims' : 'they claim'} a future date): ${listed.join(', ')}`,
+    );
+  } else if (now < newest.created) {
+    refusals.push(`the clock (${now.toISOString()}) is behind the newest archive ${newest.name} (created ${newest.createdAt})`);
+  }
+  const previous = archives[1];
+  const lost = previous?.sources.filter((s) => !newest.sources.includes(s)) ?? [];
+  if (lost.length > 0) refusals.push(`the newest archive ${newest.name} lacks source root ${lost.join(', ')} that ${previous!.name} holds`);
+  return refusals;
+}
+
+function bucketKeep(archives: Candidate[], count: number, key: (d: Date) => string, unit: string, label: string, keep: Set<Candidate>): void {
   if (count <= 0) return;
   const seen = new Set<string>();
   for (const a of archives) {
@@ -184,7 +282,7 @@ function bucketKeep(archives: Candidate[], count: number, key: (d: Date) => stri
     if (seen.has(k)) continue;
     seen.add(k);
     keep.add(a);
-    a.reasons.push(`newest of ${label === 'daily' ? 'day' : 'week'} ${k} (${label} ${seen.size}/${count})`);
+    a.reasons.push(`newest of ${unit} ${k} (${label} ${seen.size}/${count})`);
     if (seen.size === count) return;
   }
 }

@@ -24,10 +24,12 @@ export interface Run {
  * Runs the CLI as cron would: an empty environment but PATH, stdin from
  * /dev/null, stdout and stderr pipes (no TTY anywhere).
  */
-export function startCron(args: string[], options: { cwd?: string } = {}): { child: ChildProcess; done: Promise<Run> } {
+export function startCron(args: string[], options: { cwd?: string; at?: string } = {}): { child: ChildProcess; done: Promise<Run> } {
   const started = Date.now();
   const stdin = fs.openSync('/dev/null', 'r');
-  const child = spawn('env', ['-i', 'PATH=/usr/bin:/bin', process.execPath, bin, ...args], {
+  // `at`: the wall clock the run sees starts there (libfaketime), the system's stays as it is.
+  const clock = options.at === undefined ? [] : ['TZ=UTC', 'faketime', '-m', '--exclude-monotonic', options.at];
+  const child = spawn('env', ['-i', 'PATH=/usr/bin:/bin', ...clock, process.execPath, bin, ...args], {
     cwd: options.cwd ?? root,
     stdio: [stdin, 'pipe', 'pipe'],
   });
@@ -42,7 +44,7 @@ export function startCron(args: string[], options: { cwd?: string } = {}): { chi
   return { child, done };
 }
 
-export function runCron(args: string[], options: { cwd?: string } = {}): Promise<Run> {
+export function runCron(args: string[], options: { cwd?: string; at?: string } = {}): Promise<Run> {
   return startCron(args, options).done;
 }
 

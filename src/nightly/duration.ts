@@ -1,0 +1,38 @@
+/** A calendar span as restic writes it: `1y2m3w4d5h` (years, months, weeks, days, hours). */
+export interface Duration {
+  years: number;
+  months: number;
+  weeks: number;
+  days: number;
+  hours: number;
+}
+
+const PART = /(\d+)([ymwdh])/g;
+const WHOLE = /^(?:\d+[ymwdh])+$/;
+
+/** What is wrong with a duration's text, or null. */
+export function durationProblem(text: string): string | null {
+  return WHOLE.test(text) && /[1-9]/.test(text) ? null : 'a duration such as 7d, 2w, 12h or 1y2m (units y, m, w, d, h; not zero)';
+}
+
+/** Parses `7d`, `2w`, `1y2m`, … (each unit at most once is not required: `1d1d` is 2 days). */
+export function parseDuration(text: string): Duration {
+  const problem = durationProblem(text);
+  if (problem) throw new RangeError(`${JSON.stringify(text)} is not ${problem}`);
+  const d: Duration = { years: 0, months: 0, weeks: 0, days: 0, hours: 0 };
+  const key = { y: 'years', m: 'months', w: 'weeks', d: 'days', h: 'hours' } as const;
+  for (const m of text.matchAll(PART)) d[key[m[2] as keyof typeof key]] += Number(m[1]);
+  return d;
+}
+
+/**
+ * The moment `d` before `when`, in local calendar arithmetic (a month back
+ * from 31 March is 3 March, as JavaScript's and Go's date maths agree).
+ */
+export function subtractDuration(when: Date, d: Duration): Date {
+  const t = new Date(when.getTime());
+  t.setFullYear(t.getFullYear() - d.years, t.getMonth() - d.months, t.getDate() - d.weeks * 7 - d.days);
+  t.setHours(t.getHours() - d.hours);
+  return t;
+}
+
