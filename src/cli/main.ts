@@ -8,6 +8,7 @@ import { say } from './context.js';
 import type { CommandResult } from './context.js';
 import { listCommand } from './list-command.js';
 import { pruneCommand } from './prune-command.js';
+import { unlockCommand } from './unlock-command.js';
 import { verifyCommand } from './verify-command.js';
 
 /**
@@ -27,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`safebak: ${text.replace(/^error: /, '')}`) })
     .showSuggestionAfterError(true);
-  for (const command of [createCommand(run), verifyCommand(run), listCommand(run), extractCommand(run), doctorCommand(run), pruneCommand(run)]) {
+  for (const command of [createCommand(run), verifyCommand(run), listCommand(run), extractCommand(run), doctorCommand(run), pruneCommand(run), unlockCommand(run)]) {
     program.addCommand(command.exitOverride().configureOutput({ outputError: (text, write) => write(`safebak: ${text.replace(/^error: /, '')}`) }));
   }
   const debug = argv.includes('debug') && argv.some((a) => a.startsWith('--log-level'));

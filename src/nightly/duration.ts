@@ -36,3 +36,12 @@ export function subtractDuration(when: Date, d: Duration): Date {
   return t;
 }
 
+/** A span of milliseconds as `3d 4h`, `12m`, `40s`: how old a lock is. */
+export function formatAge(ms: number): string {
+  if (ms < 0) return `${formatAge(-ms)} in the future`;
+  const s = Math.floor(ms / 1000);
+  const [d, h, m] = [Math.floor(s / 86_400), Math.floor((s % 86_400) / 3600), Math.floor((s % 3600) / 60)];
+  if (d > 0) return h > 0 ? `${d}d ${h}h` : `${d}d`;
+  if (h > 0) return m > 0 ? `${h}h ${m}m` : `${h}h`;
+  return m > 0 ? `${m}m` : `${s}s`;
+}

@@ -3,7 +3,9 @@ import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { fsyncDirectory } from '../archive/output.js';
 import { SafebakError, ioError } from '../errors.js';
+import { formatAge, parseDuration, subtractDuration } from './duration.js';
 
 /** The lock's name inside the output directory. */
 export const LOCK_NAME = '.safebak.lock';
@@ -62,17 +64,84 @@ export async function acquireLock(directory: string, options: LockOptions = {}):
     const text = await readLockText(lockPath);
     if (text === null) continue; // released between our create and read: try again
     const current = parseOwner(text);
-    if (current !== null && isAlive(current)) {
-      throw new SafebakError('SAFEBAK_LOCKED', `locked by pid ${current.pid} since ${current.since} (${current.command} on ${current.host}); not touching it`, {
-        path: lockPath,
-      });
-    }
+    if (current !== null && isAlive(current)) throw new SafebakError('SAFEBAK_LOCKED', describeHolder(current), { path: lockPath });
     const why = current === null ? 'unreadable' : staleReason(current);
     if (!(await removeIfUnchanged(lockPath, text))) continue;
     tookOverFrom = current;
     log?.warn({ lock: lockPath, previous: current, reason: why }, 'took over a stale lock');
   }
   throw new SafebakError('SAFEBAK_LOCKED', 'the lock keeps changing hands; another run is starting', { path: lockPath });
+}
+
+/** Who holds a lock, where and for how long, as one line. */
+function holderLine(owner: LockOwner): string {
+  const age = formatAge(Date.now() - new Date(owner.since).getTime());
+  return `locked by pid ${owner.pid} since ${owner.since} (${owner.command} on ${owner.host}, held ${age})`;
+}
+
+/**
+ * Why a live lock stops a run. Another host's lock cannot be judged from
+ * here, so the line says how to clear it once that run is known to be gone.
+ */
+function describeHolder(owner: LockOwner): string {
+  return owner.host === os.hostname()
+    ? `${holderLine(owner)}; not touching it`
+    : `${holderLine(owner)}; another host's lock is never judged stale here: if that run is gone, \`safebak unlock DIR\` removes it (older than --older-than, default ${DEFAULT_UNLOCK_AGE}; or --force)`;
+}
+
+/** How old another host's lock must be before `safebak unlock` removes it without --force. */
+export const DEFAULT_UNLOCK_AGE = '1d';
+
+export interface UnlockOptions {
+  /** Remove a lock only when it is older than this duration (default {@link DEFAULT_UNLOCK_AGE}); a dead local holder's lock goes at any age. */
+  olderThan?: string | undefined;
+  /** Remove any lock, even one of a live local process. */
+  force?: boolean | undefined;
+}
+
+export interface UnlockResult {
+  path: string;
+  /** Whether a lock was removed. */
+  removed: boolean;
+  /** Who held it (null: no lock, or one that could not be parsed). */
+  owner: LockOwner | null;
+  /** Why it was (or was not) removed. */
+  reason: string;
+}
+
+/**
+ * Clears a directory's lock by hand, as restic's `unlock` does: a lock whose
+ * local holder is gone is removed at any age; another host's lock (which a
+ * run never takes over by itself) when it is older than `olderThan`; a live
+ * local holder's, or a young foreign one, only with `force` — otherwise this
+ * rejects with SAFEBAK_LOCKED and leaves it in place.
+ */
+export async function unlockDirectory(directory: string, options: UnlockOptions = {}): Promise<UnlockResult> {
+  const lockPath = path.join(directory, LOCK_NAME);
+  const text = await readLockText(lockPath);
+  if (text === null) return { path: lockPath, removed: false, owner: null, reason: 'no lock' };
+  const owner = parseOwner(text);
+  const olderThan = options.olderThan ?? DEFAULT_UNLOCK_AGE;
+  let reason: string;
+  if (options.force === true) reason = 'removed with --force';
+  else if (owner === null) reason = 'unreadable lock';
+  else if (owner.host !== os.hostname()) {
+    const since = new Date(owner.since);
+    if (!(since <= subtractDuration(new Date(), parseDuration(olderThan)))) {
+      throw new SafebakError('SAFEBAK_LOCKED', `${holderLine(owner)}: younger than ${olderThan}; not removed (--older-than, or --force)`, {
+        path: lockPath,
+      });
+    }
+    reason = `another host's lock, older than ${olderThan}`;
+  } else if (isAlive(owner)) {
+    throw new SafebakError('SAFEBAK_LOCKED', `${holderLine(owner)}: the process is alive; not removed (--force removes it anyway)`, {
+      path: lockPath,
+    });
+  } else reason = `stale: ${staleReason(owner)}`;
+  const removed = await removeIfUnchanged(lockPath, text);
+  if (!removed) throw new SafebakError('SAFEBAK_LOCKED', 'the lock changed while it was being removed; another run took it', { path: lockPath });
+  await fsyncDirectory(directory).catch(() => {});
+  return { path: lockPath, removed: true, owner, reason };
 }
 
 /** Whether the lock's holder is still running. Exported for `safebak prune` and tests. */

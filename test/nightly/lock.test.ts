@@ -85,3 +85,67 @@ describe('the lock of an output directory', () => {
     expect(fs.existsSync(path.join(out, LOCK_NAME))).toBe(false);
   });
 });
+
+describe('safebak unlock', () => {
+  const hoursAgo = (h: number): string => new Date(Date.now() - h * 3_600_000).toISOString();
+  const foreign = (since: string): object => ({ pid: 4242, bootId: 'ffffffff-0000-0000-0000-000000000000', pidStart: '7', host: 'backup-peer', since, command: 'safebak create' });
+
+  it("another host's lock is reported with host, pid and age, and unlock removes it once older than the threshold", async () => {
+    const { out, config } = job('unlock-foreign');
+    writeJson(path.join(out, LOCK_NAME), foreign(hoursAgo(74)));
+    const blocked = await runCron(['create', '--config', config]);
+    expect(blocked.status).toBe(2);
+    expect(blocked.stderr).toMatch(/locked by pid 4242 since \S+ \(safebak create on backup-peer, held 3d 2h\); another host's lock is never judged stale here: .*`safebak unlock DIR`/);
+    const r = await runCron(['unlock', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`removed ${path.join(out, LOCK_NAME)} (pid 4242 on backup-peer since`);
+    expect(r.stderr).toContain("another host's lock, older than 1d");
+    expect(fs.existsSync(path.join(out, LOCK_NAME))).toBe(false);
+    const after = await runCron(['create', '--config', config]);
+    expect(after.status, after.stderr).toBe(0);
+  });
+
+  it("a young foreign lock stays unless --older-than says it is old enough", async () => {
+    const { out } = job('unlock-young');
+    writeJson(path.join(out, LOCK_NAME), foreign(hoursAgo(2)));
+    const young = await runCron(['unlock', out]);
+    expect(young.status).toBe(2);
+    expect(young.stderr).toMatch(/held 2h\): younger than 1d; not removed/);
+    expect(fs.existsSync(path.join(out, LOCK_NAME))).toBe(true);
+    const bad = await runCron(['unlock', out, '--older-than', '2 hours']);
+    expect(bad.status).toBe(2);
+    expect(fs.existsSync(path.join(out, LOCK_NAME))).toBe(true);
+    const r = await runCron(['unlock', out, '--older-than', '1h', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ removed: true, owner: { pid: 4242, host: 'backup-peer' } });
+    expect(fs.existsSync(path.join(out, LOCK_NAME))).toBe(false);
+  });
+
+  it('the lock of a live local process is never removed without --force, however old', async () => {
+    const { out } = job('unlock-live');
+    const lock = await acquireLock(out);
+    const text = fs.readFileSync(lock.path, 'utf8');
+    const refused = await runCron(['unlock', out, '--older-than', '1h']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(new RegExp(`locked by pid ${process.pid} since .*: the process is alive; not removed \\(--force removes it anyway\\)`));
+    expect(fs.readFileSync(lock.path, 'utf8')).toBe(text);
+    const forced = await runCron(['unlock', out, '--force']);
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(forced.stderr).toContain('removed with --force');
+    expect(fs.existsSync(lock.path)).toBe(false);
+    await lock.release();
+  });
+
+  it("a dead local holder's lock is removed at any age; no lock is not an error", async () => {
+    const { out } = job('unlock-dead');
+    const gone = spawnSync('true').pid!;
+    const os = await import('node:os');
+    writeJson(path.join(out, LOCK_NAME), { pid: gone, bootId: bootId(), pidStart: '1', host: os.hostname(), since: new Date().toISOString(), command: 'safebak create' });
+    const r = await runCron(['unlock', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`stale: pid ${gone} is gone`);
+    const none = await runCron(['unlock', out]);
+    expect(none.status).toBe(0);
+    expect(none.stderr).toContain(`${out}: no lock`);
+  });
+});

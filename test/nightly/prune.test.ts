@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createArchive } from '../../src/create/create-archive.js';
 import { expandTemplate } from '../../src/nightly/output-name.js';
-import { parseDuration, subtractDuration } from '../../src/nightly/duration.js';
+import { formatAge, parseDuration, subtractDuration } from '../../src/nightly/duration.js';
 import { pruneArchives, readManifestHeader } from '../../src/nightly/prune.js';
 import { runCron, tempDir } from './run.js';
 
@@ -120,6 +120,8 @@ describe('retention (prune)', () => {
     expect(subtractDuration(new Date(2026, 2, 31, 12), parseDuration('1m'))).toEqual(new Date(2026, 2, 3, 12));
     expect(subtractDuration(new Date(2026, 10, 22, 2), parseDuration('1w1d2h'))).toEqual(new Date(2026, 10, 14, 0));
     for (const bad of ['', '7', 'd', '7x', '0d', '-1d', '1.5d', '7 d']) expect(() => parseDuration(bad), bad).toThrow(RangeError);
+    expect(formatAge(3 * 86_400_000 + 4 * 3_600_000 + 5000)).toBe('3d 4h');
+    expect(formatAge(-120_000)).toBe('2m in the future');
   });
 
   it('reads only the beginning of an archive to recognise it', async () => {
