@@ -99,10 +99,9 @@ describe('bad input: exit 2 and one line', () => {
     expectOneLine(r);
   });
 
-  it('a source that does not exist is a skipped file (exit 1), not a fatal error', async () => {
+  it('a source root that does not exist is fatal (exit 2, one line), and no archive is written', async () => {
     const r = await runCli(['create', '-o', 'partial.tar', 'src', 'does-not-exist'], { cwd: work, timeoutMs: 30_000 });
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain('does-not-exist: cannot archive: no such file or directory');
-    expect(fs.existsSync(path.join(work, 'partial.tar'))).toBe(true);
+    expectOneLine(r, /does-not-exist: source root is missing: no such file or directory \(ENOENT\); no archive written/);
+    expect(fs.existsSync(path.join(work, 'partial.tar'))).toBe(false);
   });
 });

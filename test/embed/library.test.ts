@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -152,7 +153,14 @@ describe('embedding: no global state, no console, a host logger', () => {
     }) as never);
     const src = tree('logger', { 'ok.txt': 'ok\n' });
     const dest = tree('logger-out', {});
-    await createArchive({ sources: ['ok.txt', 'missing.txt'], cwd: src, output: path.join(dest, 'l.tar'), logger: host });
+    // A socket is passed over with a note; a missing source root is fatal, and neither prints.
+    const socket = net.createServer();
+    await new Promise<void>((resolve) => socket.listen(path.join(src, 'sock'), resolve));
+    await createArchive({ sources: ['ok.txt', 'sock'], cwd: src, output: path.join(dest, 'l.tar'), logger: host });
+    socket.close();
+    await expect(createArchive({ sources: ['missing.txt'], cwd: src, output: path.join(dest, 'm.tar'), logger: host })).rejects.toMatchObject({
+      code: 'SAFEBAK_SOURCE_MISSING',
+    });
     await verifyArchive(path.join(dest, 'l.tar'), { logger: host });
     await listArchive(path.join(dest, 'l.tar'));
     await expect(createArchive({ sources: [], output: path.join(dest, 'x.tar') })).rejects.toBeInstanceOf(SafebakError);
@@ -166,12 +174,12 @@ describe('embedding: no global state, no console, a host logger', () => {
     expect(create.length).toBeGreaterThan(0);
     expect(create.every((l) => l.app === 'host-backup' && l.job === 'nightly-42')).toBe(true);
     expect(create.some((l) => l.msg === 'archive complete')).toBe(true);
-    expect(create.some((l) => l.path === 'missing.txt' && l.level === 40)).toBe(true);
+    expect(create.some((l) => l.path === 'sock' && l.level === 30 && l.msg === 'passed over')).toBe(true);
   });
 
   it('throws SafebakErrors with stable codes and exit statuses', async () => {
     await expect(createArchive({ sources: [], output: '/tmp/x.tar' })).rejects.toMatchObject({ code: 'SAFEBAK_USAGE', exitStatus: 2 });
     await expect(verifyArchive(Readable.from([Buffer.from('this is not a tar archive at all')]))).rejects.toMatchObject({ code: 'SAFEBAK_NOT_AN_ARCHIVE', exitStatus: 2 });
-    await expect(createArchive({ sources: ['x'], cwd: '/', output: '/nonexistent-dir/x.tar' })).rejects.toMatchObject({ code: 'SAFEBAK_IO', path: '/nonexistent-dir/x.tar' });
+    await expect(createArchive({ sources: ['etc'], cwd: '/', output: '/nonexistent-dir/x.tar' })).rejects.toMatchObject({ code: 'SAFEBAK_IO', path: '/nonexistent-dir/x.tar' });
   });
 });
