@@ -12,7 +12,7 @@ export type { ListedEntry, ListOptions, ListResult } from './list/list-archive.j
 export { extractArchive } from './extract/extract-archive.js';
 export type { EntryOutcome, ExtractOptions, ExtractProgress, ExtractResult, Outcome, ResolverMode } from './extract/extract-archive.js';
 export { pruneArchives } from './nightly/prune.js';
-export type { PruneDecision, PruneOptions, PruneResult } from './nightly/prune.js';
+export type { PruneDecision, PruneOptions, PruneResult, RetentionRules } from './nightly/prune.js';
 export { expandTemplate } from './nightly/output-name.js';
 export { ExitStatus, SafebakError } from './errors.js';
 export type { SafebakErrorCode } from './errors.js';

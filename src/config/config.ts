@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SafebakError } from '../errors.js';
 import { durationProblem } from '../nightly/duration.js';
+import type { RetentionRules } from '../nightly/prune.js';
 import { templateProblem } from '../nightly/output-name.js';
 
 /** Every setting of `safebak create`, as `config/default.json` and `--config FILE` spell them. */
@@ -39,9 +40,11 @@ export interface Config {
 
 /**
  * The settings of a nightly job (`safebak create --config FILE` without PATH
- * or -o; `safebak prune --config FILE`): what to archive, where, what to keep.
+ * or -o; `safebak prune --config FILE`): what to archive, where, and what to
+ * keep (the retention rules, applied after a successful run and by `safebak
+ * prune`; null = not used).
  */
-export interface JobConfig {
+export interface JobConfig extends RetentionRules {
   /** Paths to archive, relative to `directory`; used when the command line gives none. */
   sources: string[];
   /** The directory sources are relative to (`-C`); null = the working directory. */
@@ -52,14 +55,6 @@ export interface JobConfig {
   report: string | null;
   /** The job's name, written into each archive's manifest header; prune deletes only this job's archives. Null: derived from `output` and `sources`. */
   job: string | null;
-  /** Retention after a successful run (and for `safebak prune`); null = not used. */
-  keepLast: number | null;
-  keepDaily: number | null;
-  keepWeekly: number | null;
-  keepMonthly: number | null;
-  keepYearly: number | null;
-  /** Keep every archive created within this span (`7d`, `2w`, `1y2m`) of the newest one. */
-  keepWithin: string | null;
 }
 
 /** Everything a configuration file may say: the create settings and the job's. */
