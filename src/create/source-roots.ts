@@ -31,8 +31,13 @@ export async function checkSourceRoots(sources: readonly string[], cwd: string |
     } catch (err) {
       throw fail(`is missing: ${describeSystemError(err)}`, err);
     }
-    // A symlink root is archived as the link itself: there is nothing behind it to read.
-    if (stat.isSymbolicLink()) continue;
+    // A symlink root is archived as the link itself: there is nothing behind it to read or to check.
+    if (stat.isSymbolicLink()) {
+      if (rules.requireMount === true || (rules.requireMarker ?? null) !== null) {
+        throw fail('is a symbolic link, archived as the link itself: it cannot be checked as a mounted file system (requireMount, requireMarker)');
+      }
+      continue;
+    }
     try {
       if (stat.isDirectory()) await (await fsp.opendir(root)).close();
       else if (stat.isFile()) await (await fsp.open(root, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)).close();

@@ -64,7 +64,7 @@ export async function acquireLock(directory: string, options: LockOptions = {}):
     const text = await readLockText(lockPath);
     if (text === null) continue; // released between our create and read: try again
     const current = parseOwner(text);
-    if (current !== null && isAlive(current)) throw new SafebakError('SAFEBAK_LOCKED', describeHolder(current), { path: lockPath });
+    if (current !== null && isAlive(current)) throw new SafebakError('SAFEBAK_LOCKED', describeHolder(current, directory), { path: lockPath });
     const why = current === null ? 'unreadable' : staleReason(current);
     if (!(await removeIfUnchanged(lockPath, text))) continue;
     tookOverFrom = current;
@@ -83,10 +83,10 @@ function holderLine(owner: LockOwner): string {
  * Why a live lock stops a run. Another host's lock cannot be judged from
  * here, so the line says how to clear it once that run is known to be gone.
  */
-function describeHolder(owner: LockOwner): string {
+function describeHolder(owner: LockOwner, directory: string): string {
   return owner.host === os.hostname()
     ? `${holderLine(owner)}; not touching it`
-    : `${holderLine(owner)}; another host's lock is never judged stale here: if that run is gone, \`safebak unlock DIR\` removes it (older than --older-than, default ${DEFAULT_UNLOCK_AGE}; or --force)`;
+    : `${holderLine(owner)}; another host's lock is never judged stale here: if that run is gone, \`safebak unlock ${directory}\` removes it (older than --older-than, default ${DEFAULT_UNLOCK_AGE}; or --force)`;
 }
 
 /** How old another host's lock must be before `safebak unlock` removes it without --force. */

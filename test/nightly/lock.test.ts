@@ -95,7 +95,8 @@ describe('safebak unlock', () => {
     writeJson(path.join(out, LOCK_NAME), foreign(hoursAgo(74)));
     const blocked = await runCron(['create', '--config', config]);
     expect(blocked.status).toBe(2);
-    expect(blocked.stderr).toMatch(/locked by pid 4242 since \S+ \(safebak create on backup-peer, held 3d 2h\); another host's lock is never judged stale here: .*`safebak unlock DIR`/);
+    expect(blocked.stderr).toMatch(/locked by pid 4242 since \S+ \(safebak create on backup-peer, held 3d 2h\); another host's lock is never judged stale here: /);
+    expect(blocked.stderr).toContain(`\`safebak unlock ${out}\` removes it`);
     const r = await runCron(['unlock', out]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain(`removed ${path.join(out, LOCK_NAME)} (pid 4242 on backup-peer since`);

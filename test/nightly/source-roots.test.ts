@@ -88,6 +88,11 @@ describe('a source root that is not there is fatal', () => {
     const flag = await runCron(['create', '-C', dir, '-o', path.join(out, 'y.tar'), '--require-marker', 'absent', 'data']);
     expect(flag.status).toBe(2);
     expect(flag.stderr).toContain('lacks its marker file absent');
+    // A symlink root is archived as the link: the marker behind it proves nothing about what is archived.
+    fs.symlinkSync('data', path.join(dir, 'link'));
+    const link = await runCron(['create', '-C', dir, '-o', path.join(out, 'z.tar'), '--require-marker', '.backup-marker', 'link']);
+    expect(link.status).toBe(2);
+    expect(link.stderr).toContain('link: source root is a symbolic link, archived as the link itself');
   });
 
   it('--require-mount: a plain directory or an unmounted mount point is fatal; a mounted file system is archived', async (ctx) => {
