@@ -9,7 +9,8 @@ import { acquireLock } from '../nightly/lock.js';
 import type { DirectoryLock } from '../nightly/lock.js';
 import { jobIdOf } from '../nightly/job-id.js';
 import { expandTemplate } from '../nightly/output-name.js';
-import type { PruneResult, RetentionRules } from '../nightly/prune.js';
+import type { PruneResult } from '../nightly/prune.js';
+import { hasRetentionRule, retentionRulesOf } from '../nightly/retention-rules.js';
 import { buildReport, errorOf, writeReport } from '../nightly/report.js';
 import { ExitStatus, SafebakError } from '../errors.js';
 import { count, formatBytes, formatSeconds } from './format.js';
@@ -144,7 +145,7 @@ async function runCreate(paths: string[], opts: Record<string, unknown>, cmd: Co
     progress.clear();
     if (json) printJson(result, toStdout);
     else printCreateSummary(result);
-    if (template !== null && !toStdout && hasRetention(job)) {
+    if (template !== null && !toStdout && hasRetentionRule(job)) {
       const failed = (why: string): void => {
         // The archive is sound; a retention that fails must still page someone before the disk fills.
         warnings.push(`retention failed: ${why}`);
@@ -158,7 +159,7 @@ async function runCreate(paths: string[], opts: Record<string, unknown>, cmd: Co
       } else {
         try {
           retention = await pruneArchives(path.dirname(path.resolve(output)), {
-            ...retentionRules(job),
+            ...retentionRulesOf(job),
             template,
             job: jobIdOf(job)!,
             verified: [output],
@@ -206,16 +207,6 @@ async function runCreate(paths: string[], opts: Record<string, unknown>, cmd: Co
     interrupt.dispose();
     logger?.flush();
   }
-}
-
-function retentionRules(job: JobConfig): RetentionRules {
-  const { keepLast, keepDaily, keepWeekly, keepMonthly, keepYearly, keepWithin } = job;
-  return { keepLast, keepDaily, keepWeekly, keepMonthly, keepYearly, keepWithin };
-}
-
-function hasRetention(job: JobConfig): boolean {
-  const r = retentionRules(job);
-  return r.keepWithin !== null || [r.keepLast, r.keepDaily, r.keepWeekly, r.keepMonthly, r.keepYearly].some((n) => (n ?? 0) > 0);
 }
 
 async function archiveSize(file: string): Promise<number | null> {

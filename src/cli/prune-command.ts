@@ -5,7 +5,8 @@ import { SafebakError } from '../errors.js';
 import { jobIdOf } from '../nightly/job-id.js';
 import { acquireLock } from '../nightly/lock.js';
 import { DEFAULT_TEMPLATE, templateDirectory, templateProblem } from '../nightly/output-name.js';
-import type { PruneResult, RetentionRules } from '../nightly/prune.js';
+import type { PruneResult } from '../nightly/prune.js';
+import { RETENTION_KEYS, retentionRulesOf } from '../nightly/retention-rules.js';
 import { durationArgument, integerIn, printJson, say } from './context.js';
 import type { CommandResult } from './context.js';
 import { interruptSignal } from './interrupt.js';
@@ -38,8 +39,8 @@ async function runPrune(dir: string | undefined, opts: Record<string, unknown>):
   if (directory === null) throw new SafebakError('SAFEBAK_USAGE', 'no directory: give DIR, or --config with an "output" template');
   const job = typeof opts.job === 'string' ? opts.job : jobIdOf({ ...defaultJobConfig, ...splitConfig(config).job });
   if (job === null) throw new SafebakError('SAFEBAK_USAGE', 'no job: give --config FILE (its "job", or its "output" and "sources") or --job NAME');
-  const pick = <K extends keyof RetentionRules>(flag: string, key: K): RetentionRules[K] =>
-    opts[flag] !== undefined ? (opts[flag] as RetentionRules[K]) : ((config[key] ?? null) as RetentionRules[K]);
+  // A flag wins over the config's rule of the same name (commander camel-cases --keep-last to keepLast).
+  const rules = retentionRulesOf(Object.fromEntries(RETENTION_KEYS.map((k) => [k, opts[k] ?? config[k]])));
   const interrupt = interruptSignal();
   // Pruning while a nightly run writes into the directory would race its retention: same lock.
   const lock = opts.dryRun === true ? null : await acquireLock(directory, { command: 'safebak prune' });
@@ -51,12 +52,7 @@ async function runPrune(dir: string | undefined, opts: Record<string, unknown>):
     const result = await pruneArchives(directory, {
       template,
       job,
-      keepLast: pick('keepLast', 'keepLast'),
-      keepDaily: pick('keepDaily', 'keepDaily'),
-      keepWeekly: pick('keepWeekly', 'keepWeekly'),
-      keepMonthly: pick('keepMonthly', 'keepMonthly'),
-      keepYearly: pick('keepYearly', 'keepYearly'),
-      keepWithin: pick('keepWithin', 'keepWithin'),
+      ...rules,
       dryRun: opts.dryRun === true,
       force: opts.force === true,
       signal: interrupt.signal,

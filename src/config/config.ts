@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SafebakError } from '../errors.js';
 import { durationProblem } from '../nightly/duration.js';
-import type { RetentionRules } from '../nightly/prune.js';
+import type { RetentionRules } from '../nightly/retention-rules.js';
 import { templateProblem } from '../nightly/output-name.js';
 
 /** Every setting of `safebak create`, as `config/default.json` and `--config FILE` spell them. */

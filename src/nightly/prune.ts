@@ -11,19 +11,10 @@ import { verifyArchive } from '../verify/verify-archive.js';
 import type { VerifyResult } from '../verify/verify-archive.js';
 import { parseDuration, subtractDuration } from './duration.js';
 import { DEFAULT_TEMPLATE, templatePattern } from './output-name.js';
+import { hasRetentionRule } from './retention-rules.js';
+import type { RetentionRules } from './retention-rules.js';
 
-/** Which archives retention keeps; every other archive of the job is deleted. */
-export interface RetentionRules {
-  /** The N newest archives. */
-  keepLast: number | null;
-  /** The newest of each of the last N days, ISO weeks, months, years (local time, by `createdAt`). */
-  keepDaily: number | null;
-  keepWeekly: number | null;
-  keepMonthly: number | null;
-  keepYearly: number | null;
-  /** Every archive created within this span (`7d`, `2w`, `1y2m`) of the newest one. */
-  keepWithin: string | null;
-}
+export type { RetentionRules } from './retention-rules.js';
 
 export interface PruneOptions extends Partial<RetentionRules> {
   /** The output template whose archives are pruned (its file-name shape); default `{host}-{date}-{time}.tar.zst`. */
@@ -98,8 +89,7 @@ const HOUR = 3_600_000;
  */
 export async function pruneArchives(directory: string, options: PruneOptions): Promise<PruneResult> {
   const within = options.keepWithin ? parseDuration(options.keepWithin) : null;
-  const counts = [options.keepLast, options.keepDaily, options.keepWeekly, options.keepMonthly, options.keepYearly].map((n) => n ?? 0);
-  if (counts.every((n) => n === 0) && within === null) {
+  if (!hasRetentionRule(options)) {
     throw new SafebakError(
       'SAFEBAK_USAGE',
       'no retention rule: give --keep-last, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly (one above 0) or --keep-within; refusing to delete everything',
