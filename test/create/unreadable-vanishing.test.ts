@@ -84,12 +84,12 @@ describe('unreadable files (EACCES, run as nobody)', () => {
     expect(v.stderr).toContain('t/secret.key');
   });
 
-  it('a source named on the command line that cannot be read is skipped, not fatal', async () => {
+  it('a source root named on the command line that cannot be read is fatal: exit 2, no archive', async () => {
     const archive = path.join(out, 'u2.tar');
     const r = await runCli(['create', '-o', archive, '-C', root, 't/secret.key', 't/a.txt'], { asNobody: true, timeoutMs: 60_000 });
-    expect(r.status, r.stderr).toBe(1);
-    expect(r.stderr).toContain('t/secret.key');
-    expect((await listArchive(archive)).entries.map((e) => e.path)).toEqual(['t/a.txt']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/t\/secret\.key: source root cannot be read: permission denied \(EACCES\); no archive written/);
+    expect(fs.existsSync(archive)).toBe(false);
   });
 });
 
